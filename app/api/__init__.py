@@ -1,0 +1,17 @@
+"""The JSON API under /api. Bearer tokens only, so it is exempt from CSRF."""
+
+from flask import Blueprint, Response
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Lead data is private: never kept by browsers or shared caches.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+from app.api import auth, context, leads, openapi  # noqa: E402, F401  (registers routes)
+
+bp.before_request(context.authenticate)

@@ -1,0 +1,59 @@
+"""Signing in to the API: session tokens for people, alongside long-lived API tokens."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from werkzeug.exceptions import Unauthorized
+
+from app.api import bp
+from app.api.body import json_object
+from app.api.context import caller, public
+from app.auth.accounts import authenticate, memberships
+from app.auth.tokens import SessionToken, issue_session_token
+from app.leads.serialize import iso
+from app.leads.validation import ValidationError
+from app.models import Account, User
+
+
+@bp.post("/auth/login")
+@public
+def login() -> Response:
+    """A session token for an email and password; 401 for wrong credentials."""
+    body = json_object()
+    errors = {
+        key: ["This field is required."]
+        for key in ("email", "password")
+        if not isinstance(body.get(key), str) or not body[key]
+    }
+    errors |= {key: ["Not a login field."] for key in body if key not in ("email", "password")}
+    if errors:
+        raise ValidationError(errors)
+    user = authenticate(body["email"], body["password"])
+    if user is None:
+        raise Unauthorized("Wrong email or password.")
+    return jsonify(_session_body(user, issue_session_token(user)))
+
+
+@bp.get("/auth/session")
+def session() -> Response:
+    """Who the token sent acts for: its expiry (none for API tokens) and its accounts."""
+    current = caller()
+    if current.session is None:  # an API token: one account, no expiry
+        account = _account_json(current.account)
+        token = request.headers["Authorization"].partition(" ")[2].strip()
+        return jsonify(token=token, expiresAt=None, primaryAccount=account, accounts=[account])
+    return jsonify(_session_body(current.user, current.session))
+
+
+def _account_json(account: Account) -> dict[str, str]:
+    return {"accountId": account.public_id, "accountName": account.name}
+
+
+def _session_body(user: User, token: SessionToken) -> dict[str, object]:
+    accounts = [_account_json(m.account) for m in memberships(user)]
+    return {
+        "token": token.token,
+        "expiresAt": iso(token.expires_at),
+        "primaryAccount": accounts[0] if accounts else None,
+        "accounts": accounts,
+    }

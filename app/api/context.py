@@ -1,0 +1,115 @@
+"""Who is calling the API and in which account: bearer tokens only, never the session cookie."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
+
+from app.auth.accounts import AccountRefused, membership_for
+from app.auth.tokens import API_TOKEN_PREFIX, SessionToken, find_api_token, read_session_token
+from app.models import Account, ApiToken, Membership, Role, User
+from app.permissions import Actor
+
+ACCOUNT_HEADER = "X-Account-Id"
+_ACCOUNT_ID = re.compile(r"\d{1,20}")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    membership: Membership
+    api_token: ApiToken | None = None
+    session: SessionToken | None = None
+
+    @property
+    def account(self) -> Account:
+        return self.membership.account
+
+
+def public(view: F) -> F:
+    """Mark an API view as open without a token."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def caller() -> Caller:
+    return g.caller
+
+
+def current_account() -> Account:
+    return g.caller.account
+
+
+def actor() -> Actor:
+    """The caller as the domain sees it, with the request details the audit log keeps."""
+    c: Caller = g.caller
+    return Actor(
+        email=c.user.email,
+        role=Role(c.membership.role),
+        api_key=c.api_token.name if c.api_token else None,
+        read_only=bool(c.api_token and c.api_token.read_only),
+        method=request.method,
+        path=request.path,
+        ip=request.remote_addr,
+    )
+
+
+def authenticate() -> None:
+    """before_request: resolve the bearer token and the account, or refuse with 401/403."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "public", False):
+        return
+    token = _bearer_token()
+    requested = _requested_account()
+    if token.startswith(API_TOKEN_PREFIX):
+        g.caller = _api_token_caller(token, requested)
+    else:
+        g.caller = _session_caller(token, requested)
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send an API or session token: Authorization: Bearer <token>.")
+    return token.strip()
+
+
+def _requested_account() -> str | None:
+    value = request.headers.get(ACCOUNT_HEADER)
+    if value is None:
+        return None
+    if not _ACCOUNT_ID.fullmatch(value.strip()):
+        raise BadRequest(f"{ACCOUNT_HEADER} must be an account id (digits).")
+    return value.strip()
+
+
+def _api_token_caller(secret: str, requested: str | None) -> Caller:
+    token = find_api_token(secret)
+    if token is None:
+        raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
+    if requested is not None and requested != token.account.public_id:
+        raise Forbidden("An API token acts only in its own account.")
+    try:
+        membership = membership_for(token.user, token.account.public_id)
+    except AccountRefused:
+        raise Unauthorized("The token's user is no longer a member of its account.") from None
+    return Caller(user=token.user, membership=membership, api_token=token)
+
+
+def _session_caller(token: str, requested: str | None) -> Caller:
+    found = read_session_token(token)
+    if found is None:
+        raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
+    user, session = found
+    try:
+        membership = membership_for(user, requested)
+    except AccountRefused:
+        which = f"account {requested}" if requested else "any account"
+        raise Forbidden(f"You are not a member of {which}.") from None
+    return Caller(user=user, membership=membership, session=session)

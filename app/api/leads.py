@@ -1,0 +1,116 @@
+"""The Leads API: list, create, get, update, delete, archive and unarchive."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest, NotFound
+
+from app.api import bp
+from app.api.body import json_object
+from app.api.context import actor, current_account
+from app.leads import query, service
+from app.leads.serialize import audit_to_json, lead_to_json
+from app.leads.validation import Source, validate
+from app.models import Lead
+
+MAX_ID = 2**63 - 1
+
+
+@bp.get("/leads")
+def index() -> Response:
+    """A page of the account's leads, filtered, searched and sorted."""
+    account = current_account()
+    page = query.run(account, query.ListQuery.from_args(request.args))
+    return jsonify(
+        data=[lead_to_json(lead, account.public_id) for lead in page.leads],
+        totalCount=page.total_count,
+        totalPages=page.total_pages,
+        currentPage=page.query.page,
+    )
+
+
+@bp.post("/leads")
+def create() -> Response:
+    """A new lead: 201 with the lead and its Location."""
+    values = validate(json_object(), Source.JSON, partial=False)
+    lead = service.create(current_account(), values, actor())
+    response = _lead_response(lead, status=201)
+    response.headers["Location"] = url_for("api.detail", lead_id=lead.id)
+    return response
+
+
+@bp.get("/leads/<lead_id>")
+def detail(lead_id: str) -> Response:
+    """The lead with its audit log, oldest entry first."""
+    account = current_account()
+    lead = service.get(account, _lead_id(lead_id))
+    response = _lead_response(lead)
+    body = response.get_json()
+    body["auditLog"] = [audit_to_json(e) for e in service.history(account, lead.id)]
+    response.set_data(jsonify(body).get_data())
+    return response
+
+
+@bp.patch("/leads/<lead_id>")
+def update(lead_id: str) -> Response:
+    """Change only the fields sent; honours If-Match."""
+    key = _lead_id(lead_id)
+    values = validate(json_object(), Source.JSON, partial=True)
+    lead = service.update(current_account(), key, values, actor(), _expected(key))
+    return _lead_response(lead)
+
+
+@bp.delete("/leads/<lead_id>")
+def delete(lead_id: str) -> Response:
+    """Delete the lead permanently: 204; honours If-Match."""
+    key = _lead_id(lead_id)
+    service.delete(current_account(), key, actor(), _expected(key))
+    return Response(status=204)
+
+
+@bp.post("/leads/<lead_id>/archive")
+def archive(lead_id: str) -> Response:
+    """Archive the lead (idempotent)."""
+    return _set_archived(lead_id, archived=True)
+
+
+@bp.delete("/leads/<lead_id>/archive")
+def unarchive(lead_id: str) -> Response:
+    """Restore the lead from the archive (idempotent)."""
+    return _set_archived(lead_id, archived=False)
+
+
+def _set_archived(lead_id: str, *, archived: bool) -> Response:
+    key = _lead_id(lead_id)
+    lead = service.set_archived(current_account(), key, archived, actor(), _expected(key))
+    return _lead_response(lead)
+
+
+def _lead_response(lead: Lead, status: int = 200) -> Response:
+    response = jsonify(lead_to_json(lead, current_account().public_id))
+    response.status_code = status
+    response.headers["ETag"] = lead.etag
+    return response
+
+
+def _lead_id(text: str) -> int:
+    """The lead id from the path: 400 if not a whole number, 404 if beyond any id."""
+    if not text.isascii() or not text.isdigit():
+        raise BadRequest("The lead id must be a positive whole number.")
+    value = int(text)
+    if value > MAX_ID or value == 0:
+        raise NotFound("No lead with this id.")
+    return value
+
+
+def _expected(lead_id: int) -> frozenset[int] | None:
+    """The lead versions If-Match accepts: None when absent or `*` (any version)."""
+    if_match = request.if_match
+    if not request.headers.get("If-Match") or if_match.star_tag:
+        return None
+    versions = set()
+    for tag in if_match.as_set():
+        found_id, _, version = tag.partition("-")
+        if found_id == str(lead_id) and version.isdigit():
+            versions.add(int(version))
+    return frozenset(versions)

@@ -1,0 +1,1 @@
+"""GET /api/openapi.json (filled in below)."""

@@ -1,0 +1,96 @@
+"""API tokens (long-lived, per account, stored only as a hash) and signed session tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Account, ApiToken, User
+from app.sqltypes import utcnow
+
+API_TOKEN_PREFIX = "pl_"
+SESSION_TOKEN_PREFIX = "pls_"
+LAST_USED_PRECISION = timedelta(minutes=1)  # no write per request just to note the time
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(
+    user: User, account: Account, name: str, *, read_only: bool = False
+) -> tuple[ApiToken, str]:
+    """A new API token; the secret is returned once and only its hash is kept."""
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+    token = ApiToken(
+        user_id=user.id,
+        account_id=account.id,
+        name=name,
+        token_hash=_digest(secret),
+        hint=f"{secret[:7]}…{secret[-4:]}",
+        read_only=read_only,
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def find_api_token(secret: str) -> ApiToken | None:
+    """The live token with this secret, noting when it was last used (to the minute)."""
+    token = db.session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == _digest(secret), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if token is not None:
+        now = utcnow()
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+            token.last_used_at = now
+            db.session.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    token: str
+    expires_at: datetime
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="pulse-leads.api-session")
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=current_app.config["API_SESSION_HOURS"])
+
+
+def issue_session_token(user: User) -> SessionToken:
+    """A signed token naming the user and their session version (which sign-out bumps)."""
+    token = SESSION_TOKEN_PREFIX + _serializer().dumps({"u": user.id, "v": user.session_version})
+    return SessionToken(token, utcnow() + _lifetime())
+
+
+def read_session_token(token: str) -> tuple[User, SessionToken] | None:
+    """The user of a valid, unexpired session token whose session version is current."""
+    if not token.startswith(SESSION_TOKEN_PREFIX):
+        return None
+    try:
+        payload, signed_at = _serializer().loads(
+            token.removeprefix(SESSION_TOKEN_PREFIX),
+            max_age=int(_lifetime().total_seconds()),
+            return_timestamp=True,
+        )
+        user = db.session.get(User, int(payload["u"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if user is None or user.session_version != payload.get("v"):
+        return None
+    expires_at = signed_at.astimezone(UTC) + _lifetime()
+    return user, SessionToken(token, expires_at)

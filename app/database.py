@@ -1,0 +1,56 @@
+"""Engine set-up for SQLite and PostgreSQL, and the write transaction that services use."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from app.extensions import db
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+_WRITE = "pulse_write"
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # SQLAlchemy emits BEGIN itself (below); pysqlite's own implicit BEGIN is turned off.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",  # readers never wait for the writer, so workers can share the file
+        f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        "foreign_keys=ON",  # off by default in SQLite
+        "synchronous=NORMAL",  # durable in WAL mode, without an fsync per commit
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _on_begin(conn: Connection) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    # A writer takes the write lock up front: a deferred transaction that upgrades later fails
+    # at once with SQLITE_BUSY, ignoring the busy timeout.
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer.
+
+    Ends the read transaction the request may have open (nothing is pending in it), so the
+    write transaction starts fresh: `BEGIN IMMEDIATE` on SQLite, a plain one on PostgreSQL.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={_WRITE: True})
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"

@@ -1,0 +1,413 @@
+"""The lead list: query-string parameters → ListQuery (validated) → Page of leads.
+
+The HTML list and `GET /api/leads` both use this module, so the same query string shows the
+same leads in both. Every parameter and value is checked; anything not understood is refused
+with a message naming it, never ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from werkzeug.datastructures import MultiDict
+
+from app.extensions import db
+from app.leads import search as lead_search
+from app.leads.fields import FILTERABLE, SORTABLE, Field, Kind
+from app.leads.validation import (
+    FieldError,
+    ValidationError,
+    parse_boolean,
+    parse_datetime,
+    parse_decimal,
+    parse_integer,
+)
+from app.models import Account, Lead
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 10
+MAX_SORT_KEYS = 5
+MAX_SEARCH_LENGTH = 200
+MAX_SEARCH_WORDS = 10
+MAX_FILTER_VALUES = 50
+RESERVED = ("page", "pageSize", "search", "sort", "archived")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: Field
+    descending: bool = False
+
+    def __str__(self) -> str:
+        return ("-" if self.descending else "") + self.field.json
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One field's condition: any of several values, or a range; `None` matches empty."""
+
+    field: Field
+    raw: tuple[str, ...]  # as given, to rebuild the query string
+    values: tuple[Any, ...] = ()
+    low: Any = None
+    high: Any = None
+    high_exclusive: bool = False  # a date as the upper end means "before the next day"
+    is_range: bool = False
+
+
+DEFAULT_SORT = (SortKey(SORTABLE["createdAt"], descending=True),)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    search: str = ""
+    sort: tuple[SortKey, ...] = DEFAULT_SORT
+    archived: bool = False
+    filters: tuple[Filter, ...] = field(default=())
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str]) -> ListQuery:
+        """Parse query-string arguments; raise ValidationError naming every bad one."""
+        errors: dict[str, list[str]] = {}
+        parsed: dict[str, Any] = {}
+        filters: list[Filter] = []
+        for name in args:
+            values = args.getlist(name)
+            try:
+                if name in RESERVED:
+                    if len(values) > 1:
+                        raise FieldError("Given more than once.")
+                    parsed[name] = _PARSERS[name](values[0])
+                elif name in FILTERABLE:
+                    filters.append(_parse_filter(FILTERABLE[name], values))
+                else:
+                    raise FieldError(_unknown_message())
+            except FieldError as error:
+                errors[name] = [str(error)]
+        if errors:
+            raise ValidationError(errors, "Invalid list parameters: " + ", ".join(errors) + ".")
+        return cls(
+            page=parsed.get("page", 1),
+            page_size=parsed.get("pageSize", DEFAULT_PAGE_SIZE),
+            search=parsed.get("search", ""),
+            sort=parsed.get("sort", DEFAULT_SORT),
+            archived=parsed.get("archived", False),
+            filters=tuple(filters),
+        )
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def words(self) -> list[str]:
+        return self.search.split()
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether anything narrows the list beyond the archived switch."""
+        return bool(self.words or self.filters)
+
+    def to_args(self, **changes: Any) -> list[tuple[str, str]]:
+        """The query string of this query (with changes), leaving defaults out."""
+        query = replace(self, **changes)
+        args: list[tuple[str, str]] = []
+        if query.search:
+            args.append(("search", query.search))
+        if query.sort != DEFAULT_SORT:
+            args.append(("sort", ",".join(str(k) for k in query.sort)))
+        if query.archived:
+            args.append(("archived", "true"))
+        for f in query.filters:
+            args.extend((f.field.json, raw) for raw in f.raw)
+        if query.page_size != DEFAULT_PAGE_SIZE:
+            args.append(("pageSize", str(query.page_size)))
+        if query.page != 1:
+            args.append(("page", str(query.page)))
+        return args
+
+    def sort_direction(self, json_name: str) -> str | None:
+        """ "ascending" or "descending" when the list is sorted by this field, else None."""
+        for key in self.sort:
+            if key.field.json == json_name:
+                return "descending" if key.descending else "ascending"
+        return None
+
+    def toggled_sort(self, json_name: str, *, add: bool = False) -> tuple[SortKey, ...]:
+        """The sort after clicking a column: reverse it if sorted by it, else sort by it.
+
+        With `add`, the column joins (or flips within) the existing keys, as in the API's
+        comma-separated `sort`.
+        """
+        current = {k.field.json: k for k in self.sort}
+        key = current.get(json_name)
+        new = SortKey(SORTABLE[json_name], descending=not key.descending if key else False)
+        if not add:
+            return (new,)
+        keys = [new if k.field.json == json_name else k for k in self.sort]
+        return tuple(keys if key else [*keys, new][-MAX_SORT_KEYS:])
+
+    def filter_values(self, json_name: str) -> tuple[str, ...]:
+        return next((f.raw for f in self.filters if f.field.json == json_name), ())
+
+    def with_filter(self, json_name: str, raw: Iterable[str]) -> tuple[Filter, ...]:
+        """The filters with this field's values replaced (none: the filter removed)."""
+        others = [f for f in self.filters if f.field.json != json_name]
+        raw = tuple(raw)
+        if raw:
+            others.append(_parse_filter(FILTERABLE[json_name], list(raw)))
+        return tuple(others)
+
+
+@dataclass(frozen=True)
+class Page:
+    leads: list[Lead]
+    total_count: int
+    query: ListQuery
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total_count / self.query.page_size)
+
+    @property
+    def first_index(self) -> int:
+        """1-based position of the first lead shown (0 when none)."""
+        return self.query.offset + 1 if self.leads else 0
+
+    @property
+    def last_index(self) -> int:
+        return self.query.offset + len(self.leads)
+
+
+def run(account: Account, query: ListQuery) -> Page:
+    """One page of the account's leads, with the exact number of matching leads."""
+    total = count(account, query)
+    leads = rows(account, query) if query.offset < total else []
+    return Page(leads=leads, total_count=total, query=query)
+
+
+def count(account: Account, query: ListQuery) -> int:
+    """The exact number of leads matching the query.
+
+    Unfiltered, it is the account's running count, kept exact by every write.
+    """
+    if not query.is_filtered:
+        return account.archived_leads if query.archived else account.live_leads
+    statement = select(func.count()).select_from(Lead).where(*_conditions(account, query))
+    return db.session.scalar(statement) or 0
+
+
+def rows(account: Account, query: ListQuery, extra: int = 0) -> list[Lead]:
+    """The leads of the query's page (plus `extra` more, to tell if a next page exists).
+
+    The page's ids are found first, in an id-only subquery that the indexes can serve;
+    only those rows are then read in full, so a deep page never reads the rows before it.
+    """
+    order = _order_by(query)
+    ids = (
+        select(Lead.id)
+        .where(*_conditions(account, query))
+        .order_by(*order)
+        .limit(query.page_size + extra)
+        .offset(query.offset)
+        .subquery()
+    )
+    statement = select(Lead).join(ids, Lead.id == ids.c.id).order_by(*order)
+    return list(db.session.scalars(statement))
+
+
+def _conditions(account: Account, query: ListQuery) -> list[ColumnElement[bool]]:
+    conditions = [
+        Lead.account_id == account.id,
+        Lead.archived == (true() if query.archived else false()),
+    ]
+    conditions.extend(_filter_condition(f) for f in query.filters)
+    if query.words:
+        conditions.append(lead_search.condition(query.words))
+    return conditions
+
+
+def sort_expression(f: Field) -> ColumnElement[Any]:
+    """The expression a field sorts by: text ignores case."""
+    column = getattr(Lead, f.name)
+    return func.lower(column) if f.is_text else column
+
+
+def _order_by(query: ListQuery) -> list[ColumnElement[Any]]:
+    order = []
+    for key in query.sort:
+        expression = sort_expression(key.field)
+        directed = expression.desc() if key.descending else expression.asc()
+        # Empty values last in both directions; not needed for columns that are never empty.
+        order.append(directed.nulls_last() if key.field.nullable else directed)
+    # Ties broken by id, in the first key's direction, so pages never overlap or skip.
+    order.append(Lead.id.desc() if query.sort[0].descending else Lead.id.asc())
+    return order
+
+
+def _filter_condition(f: Filter) -> ColumnElement[bool]:
+    column = getattr(Lead, f.field.name)
+    if f.is_range:
+        parts = []
+        if f.low is not None:
+            parts.append(column >= f.low)
+        if f.high is not None:
+            parts.append(column < f.high if f.high_exclusive else column <= f.high)
+        return and_(*parts)
+    present = [v for v in f.values if v is not None]
+    options: list[ColumnElement[bool]] = []
+    if present:
+        if f.field.is_text:
+            options.append(func.lower(column).in_(present))
+        elif len(present) == 1:
+            options.append(column == present[0])
+        else:
+            options.append(column.in_(present))
+    if None in f.values:
+        options.append(column.is_(None))
+    return or_(*options)
+
+
+# Parameter parsers ---------------------------------------------------------------------------
+
+
+def _positive(text: str, low: int, high: int | None = None) -> int:
+    try:
+        value = parse_integer(text.strip())
+    except FieldError:
+        raise FieldError("Must be a whole number.") from None
+    if value < low or (high is not None and value > high):
+        raise FieldError(
+            f"Must be between {low} and {high}." if high else f"Must be {low} or more."
+        )
+    return value
+
+
+def _parse_sort(text: str) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
+    for part in text.split(","):
+        part = part.strip()
+        name = part.removeprefix("-")
+        if name not in SORTABLE:
+            sortable = ", ".join(SORTABLE)
+            raise FieldError(f"Cannot sort by {part!r}. Sortable fields: {sortable}.")
+        if any(k.field.json == name for k in keys):
+            raise FieldError(f"{name} is given more than once.")
+        keys.append(SortKey(SORTABLE[name], descending=part.startswith("-")))
+    if len(keys) > MAX_SORT_KEYS:
+        raise FieldError(f"At most {MAX_SORT_KEYS} sort fields.")
+    return tuple(keys)
+
+
+def _parse_search(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise FieldError(f"Must be at most {MAX_SEARCH_LENGTH} characters.")
+    if len(text.split()) > MAX_SEARCH_WORDS:
+        raise FieldError(f"At most {MAX_SEARCH_WORDS} words.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise FieldError("Must not contain control characters.")
+    return text
+
+
+_PARSERS: Mapping[str, Any] = {
+    "page": lambda text: _positive(text, 1),
+    "pageSize": lambda text: _positive(text, 1, MAX_PAGE_SIZE),
+    "search": _parse_search,
+    "sort": _parse_sort,
+    "archived": lambda text: parse_boolean(text.strip()),
+}
+
+
+def _unknown_message() -> str:
+    return (
+        f"Unknown parameter. Use page, pageSize, search, sort, archived or a field: "
+        f"{', '.join(FILTERABLE)}."
+    )
+
+
+def _parse_filter(f: Field, raw: list[str]) -> Filter:
+    if len(raw) > 1 and not f.is_text:
+        raise FieldError("Given more than once; only text fields accept several values.")
+    if len(raw) > MAX_FILTER_VALUES:
+        raise FieldError(f"At most {MAX_FILTER_VALUES} values.")
+    if f.is_text:
+        values = tuple(_text_filter_value(f, r) for r in raw)
+        return Filter(f, tuple(raw), values=values)
+    text = raw[0].strip()
+    if not text:
+        if not f.nullable:
+            raise FieldError("Give a value; this field is never empty.")
+        return Filter(f, tuple(raw), values=(None,))
+    if f.kind is Kind.BOOLEAN:
+        return Filter(f, tuple(raw), values=(parse_boolean(text),))
+    if f.kind is Kind.DATETIME:
+        return _datetime_filter(f, tuple(raw), text)
+    return _number_filter(f, tuple(raw), text)
+
+
+def _text_filter_value(f: Field, text: str) -> str | None:
+    text = text.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise FieldError("Must not contain control characters.")
+    return text.lower() or None
+
+
+def _number(f: Field, text: str) -> int | Decimal:
+    value = parse_integer(text) if f.kind is Kind.INTEGER else parse_decimal(text)
+    limit = 10**15  # far beyond any field's range, small enough for every database
+    if abs(value) > limit or (isinstance(value, Decimal) and value != round(value, 2)):
+        raise FieldError("Must be a number within the field's range, with at most 2 decimals.")
+    return value
+
+
+def _number_filter(f: Field, raw: tuple[str, ...], text: str) -> Filter:
+    if "," not in text:
+        return Filter(f, raw, values=(_number(f, text),))
+    low_text, high_text = _split_range(text)
+    low = _number(f, low_text) if low_text else None
+    high = _number(f, high_text) if high_text else None
+    _check_order(low, high)
+    return Filter(f, raw, low=low, high=high, is_range=True)
+
+
+def _datetime_filter(f: Field, raw: tuple[str, ...], text: str) -> Filter:
+    if "," not in text:
+        start, date_only = parse_datetime(text)
+        if date_only:
+            return Filter(
+                f,
+                raw,
+                low=start,
+                high=start + timedelta(days=1),
+                high_exclusive=True,
+                is_range=True,
+            )
+        return Filter(f, raw, values=(start,))
+    low_text, high_text = _split_range(text)
+    low = parse_datetime(low_text)[0] if low_text else None
+    high, date_only = parse_datetime(high_text) if high_text else (None, False)
+    _check_order(low, high)
+    if high is not None and date_only:  # a date as the end includes that whole day
+        high += timedelta(days=1)
+    return Filter(f, raw, low=low, high=high, high_exclusive=date_only, is_range=True)
+
+
+def _split_range(text: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not any(parts):
+        raise FieldError("A range is two values separated by a comma; either end may be empty.")
+    return parts[0], parts[1]
+
+
+def _check_order(low: Any, high: Any) -> None:
+    if low is not None and high is not None and low > high:
+        raise FieldError("The range starts after it ends.")

@@ -1,0 +1,57 @@
+"""Leads and audit entries as JSON-ready dicts, field by field from the catalogue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.leads.fields import FIELDS, Field, Kind
+from app.models import AuditEvent, Lead
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds: 2023-06-15T14:30:00.000Z."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def json_value(field: Field, value: Any) -> Any:
+    """A field's value as it appears in JSON."""
+    if value is None:
+        return None
+    if field.kind is Kind.DATETIME:
+        return iso(value)
+    if field.kind is Kind.MONEY:
+        return money_json(value)
+    return value
+
+
+def lead_to_json(lead: Lead, account_public_id: str) -> dict[str, Any]:
+    """The lead object of the API, without its audit log."""
+    data: dict[str, Any] = {}
+    for field in FIELDS:
+        if field.kind is Kind.ACCOUNT:
+            data[field.json] = account_public_id
+        else:
+            data[field.json] = json_value(field, getattr(lead, field.name))
+    return data
+
+
+def audit_to_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "event": event.event,
+        "user": event.user_email,
+        "apiKey": event.api_key_name,
+        "data": event.data,
+        "created": iso(event.created),
+        "requestMethod": event.request_method,
+        "requestPath": event.request_path,
+        "requestIpAddress": event.request_ip,
+    }
+
+
+def money_json(value: Decimal) -> int | float:
+    """An amount as a JSON number. It has at most 15 significant digits (up to
+    10,000,000,000,000.00), so the float prints exactly the stored amount."""
+    return int(value) if value == value.to_integral_value() else float(value)

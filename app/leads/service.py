@@ -1,0 +1,231 @@
+"""Lead writes: create, update, archive, unarchive, delete.
+
+Each write checks the actor's permission, locks the lead, applies the change, records its audit
+entry and adjusts the account's lead counts, all in one transaction that commits once. A write
+that changes nothing records nothing. The only module that commits lead changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.database import begin_write
+from app.extensions import db
+from app.leads.fields import BY_NAME, COLUMNS
+from app.leads.serialize import json_value
+from app.models import Account, AuditEvent, Lead
+from app.permissions import Actor, Permission
+from app.sqltypes import utcnow
+
+T = TypeVar("T")
+
+
+class LeadNotFound(Exception):
+    """No such lead in this account (a lead of another account is not found either)."""
+
+
+class StaleLead(Exception):
+    """The lead changed since the version the client last saw."""
+
+
+class Event:
+    CREATED = "lead_created"
+    UPDATED = "lead_updated"
+    ARCHIVED = "lead_archived"
+    UNARCHIVED = "lead_unarchived"
+    DELETED = "lead_deleted"
+
+
+def get(account: Account, lead_id: int) -> Lead:
+    """The lead with this id in this account, or LeadNotFound."""
+    lead = db.session.scalar(_in_account(account, lead_id))
+    if lead is None:
+        raise LeadNotFound(lead_id)
+    return lead
+
+
+def history(account: Account, lead_id: int) -> list[AuditEvent]:
+    """The lead's audit entries, oldest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.account_id == account.id, AuditEvent.lead_id == lead_id)
+        .order_by(AuditEvent.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def create(account: Account, values: dict[str, Any], actor: Actor) -> Lead:
+    """A new lead in the account from validated values (attribute names)."""
+    actor.require(Permission.WRITE)
+
+    def write() -> Lead:
+        now = utcnow()
+        lead = Lead(account_id=account.id, created_by=actor.email, created_at=now, updated_at=now)
+        for field in COLUMNS:
+            setattr(lead, field.name, values.get(field.name, field.default))
+        db.session.add(lead)
+        db.session.flush()
+        changes = {
+            f.json: [None, json_value(f, getattr(lead, f.name))]
+            for f in COLUMNS
+            if getattr(lead, f.name) is not None
+        }
+        _count(account, archived=lead.archived, delta=1)
+        _audit(account, lead.id, Event.CREATED, changes, actor)
+        return lead
+
+    return _transaction(write)
+
+
+def update(
+    account: Account,
+    lead_id: int,
+    values: dict[str, Any],
+    actor: Actor,
+    expected_versions: frozenset[int] | None = None,
+) -> Lead:
+    """Apply validated changes; an `archived` change is recorded as archive or unarchive."""
+    actor.require(Permission.WRITE)
+
+    def write() -> Lead:
+        lead = _lock(account, lead_id, expected_versions)
+        archived = values.get("archived", lead.archived)
+        others = {k: v for k, v in values.items() if k != "archived"}
+        changes = _apply(lead, others)
+        if changes:
+            _audit(account, lead.id, Event.UPDATED, changes, actor)
+        if archived != lead.archived:
+            _set_archived(account, lead, archived, actor)
+        elif changes:
+            lead.updated_at = utcnow()
+        return lead
+
+    return _transaction(write)
+
+
+def set_archived(
+    account: Account,
+    lead_id: int,
+    archived: bool,
+    actor: Actor,
+    expected_versions: frozenset[int] | None = None,
+) -> Lead:
+    """Archive or unarchive the lead; doing it twice changes nothing."""
+    actor.require(Permission.WRITE)
+
+    def write() -> Lead:
+        lead = _lock(account, lead_id, expected_versions)
+        if lead.archived != archived:
+            _set_archived(account, lead, archived, actor)
+        return lead
+
+    return _transaction(write)
+
+
+def delete(
+    account: Account,
+    lead_id: int,
+    actor: Actor,
+    expected_versions: frozenset[int] | None = None,
+) -> None:
+    """Delete the lead for good; its audit history stays, ending with `lead_deleted`."""
+    actor.require(Permission.DELETE)
+
+    def write() -> None:
+        lead = _lock(account, lead_id, expected_versions)
+        changes = {
+            f.json: [json_value(f, getattr(lead, f.name)), None]
+            for f in COLUMNS
+            if getattr(lead, f.name) is not None
+        }
+        _count(account, archived=lead.archived, delta=-1)
+        _audit(account, lead.id, Event.DELETED, changes, actor)
+        db.session.delete(lead)
+
+    _transaction(write)
+
+
+def _in_account(account: Account, lead_id: int):
+    return select(Lead).where(Lead.account_id == account.id, Lead.id == lead_id)
+
+
+def _lock(account: Account, lead_id: int, expected_versions: frozenset[int] | None) -> Lead:
+    """Load the lead for writing (row-locked on PostgreSQL) and check the client's version."""
+    lead = db.session.scalar(_in_account(account, lead_id).with_for_update())
+    if lead is None:
+        raise LeadNotFound(lead_id)
+    if expected_versions is not None and lead.version not in expected_versions:
+        raise StaleLead(lead_id)
+    return lead
+
+
+def _apply(lead: Lead, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the values that differ and return them as audit changes {json: [old, new]}."""
+    changes: dict[str, list[Any]] = {}
+    for name, new in values.items():
+        old = getattr(lead, name)
+        if old != new:
+            field = BY_NAME[name]
+            changes[field.json] = [json_value(field, old), json_value(field, new)]
+            setattr(lead, name, new)
+    return changes
+
+
+def _set_archived(account: Account, lead: Lead, archived: bool, actor: Actor) -> None:
+    lead.archived = archived
+    lead.updated_at = utcnow()
+    _count(account, archived=not archived, delta=-1)
+    _count(account, archived=archived, delta=1)
+    event = Event.ARCHIVED if archived else Event.UNARCHIVED
+    _audit(account, lead.id, event, {"archived": [not archived, archived]}, actor)
+
+
+def _count(account: Account, *, archived: bool, delta: int) -> None:
+    """Adjust the account's exact lead counts in SQL, so concurrent writers add up."""
+    if archived:
+        account.archived_leads = Account.archived_leads + delta
+    else:
+        account.live_leads = Account.live_leads + delta
+
+
+def _audit(
+    account: Account, lead_id: int, event: str, changes: dict[str, list[Any]], actor: Actor
+) -> None:
+    db.session.add(
+        AuditEvent(
+            account_id=account.id,
+            lead_id=lead_id,
+            event=event,
+            user_email=actor.email,
+            api_key_name=actor.api_key,
+            data={"changes": changes},
+            request_method=actor.method,
+            request_path=actor.path,
+            request_ip=actor.ip,
+        )
+    )
+
+
+def _transaction(write: Callable[[], T]) -> T:
+    """Run one write in its own transaction: all of it commits, or none of it."""
+    with _write_transaction():
+        return write()
+
+
+@contextmanager
+def _write_transaction() -> Iterator[None]:
+    begin_write()
+    try:
+        yield
+        db.session.commit()
+    except StaleDataError as error:
+        db.session.rollback()
+        raise StaleLead() from error
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -1,0 +1,173 @@
+"""The database tables: accounts, users and their memberships, API tokens, leads, audit events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
+
+from app.extensions import db
+from app.leads.fields import COLUMNS, Field, Kind
+from app.sqltypes import Money, UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Exact lead counts, kept in the same transaction as every lead write, so the unfiltered
+    # list never has to count a million rows.
+    live_leads: Mapped[int] = mapped_column(default=0, server_default="0")
+    archived_leads: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Bumped to end every session of the user (sign-out everywhere, password change, removal).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(10), default=Role.MEMBER)
+    is_primary: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex, never the token
+    hint: Mapped[str] = mapped_column(String(20))  # prefix and last characters, for recognition
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+def _sql_type(field: Field) -> TypeEngine[Any]:
+    match field.kind:
+        case Kind.INTEGER:
+            return Integer()
+        case Kind.MONEY:
+            return Money()
+        case Kind.BOOLEAN:
+            return Boolean()
+        case Kind.DATETIME:
+            return UTCDateTime()
+        case _ if field.multiline:
+            return Text()
+        case _:
+            return String(field.max_length)
+
+
+def _column(field: Field) -> Column[Any]:
+    default = field.default
+    server_default = None if default is None else (false() if default is False else str(default))
+    return Column(
+        field.name,
+        _sql_type(field),
+        nullable=field.nullable,
+        default=default,
+        server_default=server_default,
+    )
+
+
+leads_table = Table(
+    "leads",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(254), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    *(_column(f) for f in COLUMNS),
+    Index("ix_leads_account_archived_created", "account_id", "archived", "created_at", "id"),
+)
+
+
+class Lead(db.Model):
+    """A lead; its columns come from the field catalogue (`app.leads.fields`)."""
+
+    __table__ = leads_table
+    # Every ORM update checks and bumps the version: a concurrent write can never be lost.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": leads_table.c.version}
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.id}-{self.version}"'
+
+
+class AuditEvent(db.Model):
+    """One entry of a lead's history. Kept when the lead is deleted, so no foreign key to it."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_lead", "lead_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[int]
+    event: Mapped[str] = mapped_column(String(32))
+    user_email: Mapped[str] = mapped_column(String(254))
+    api_key_name: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    request_method: Mapped[str | None] = mapped_column(String(10))
+    request_path: Mapped[str | None] = mapped_column(String(2048))
+    request_ip: Mapped[str | None] = mapped_column(String(64))
