@@ -104,13 +104,20 @@ def _lead_id(text: str) -> int:
 
 
 def _expected(lead_id: int) -> frozenset[int] | None:
-    """The lead versions If-Match accepts: None when absent or `*` (any version)."""
-    if_match = request.if_match
-    if not request.headers.get("If-Match") or if_match.star_tag:
+    """The lead versions If-Match accepts: None when absent or `*` (any version).
+
+    If-Match compares strongly, so weak tags (W/"…") and malformed ones match nothing.
+    """
+    header = request.headers.get("If-Match", "").strip()
+    if not header:
         return None
     versions = set()
-    for tag in if_match.as_set():
-        found_id, _, version = tag.partition("-")
-        if found_id == str(lead_id) and version.isdigit():
-            versions.add(int(version))
+    for part in header.split(","):
+        tag = part.strip()
+        if tag == "*":
+            return None
+        if len(tag) > 2 and tag[0] == tag[-1] == '"':
+            found_id, _, version = tag[1:-1].partition("-")
+            if found_id == str(lead_id) and version.isascii() and version.isdigit():
+                versions.add(int(version))
     return frozenset(versions)

@@ -246,6 +246,7 @@ FIELDS: tuple[Field, ...] = (
         Kind.EMAIL,
         Group.CRM,
         readonly=True,
+        max_length=254,
         example="ana@pulse.example",
     ),
     Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -343,9 +343,7 @@ def _parse_filter(f: Field, raw: list[str]) -> Filter:
         values = tuple(_text_filter_value(f, r) for r in raw)
         return Filter(f, tuple(raw), values=values)
     text = raw[0].strip()
-    if not text:
-        if not f.nullable:
-            raise FieldError("Give a value; this field is never empty.")
+    if not text:  # leads where the field is empty (none, for a field that is always set)
         return Filter(f, tuple(raw), values=(None,))
     if f.kind is Kind.BOOLEAN:
         return Filter(f, tuple(raw), values=(parse_boolean(text),))
@@ -384,12 +382,7 @@ def _datetime_filter(f: Field, raw: tuple[str, ...], text: str) -> Filter:
         start, date_only = parse_datetime(text)
         if date_only:
             return Filter(
-                f,
-                raw,
-                low=start,
-                high=start + timedelta(days=1),
-                high_exclusive=True,
-                is_range=True,
+                f, raw, low=start, high=_next_day(start), high_exclusive=True, is_range=True
             )
         return Filter(f, raw, values=(start,))
     low_text, high_text = _split_range(text)
@@ -397,8 +390,16 @@ def _datetime_filter(f: Field, raw: tuple[str, ...], text: str) -> Filter:
     high, date_only = parse_datetime(high_text) if high_text else (None, False)
     _check_order(low, high)
     if high is not None and date_only:  # a date as the end includes that whole day
-        high += timedelta(days=1)
+        high = _next_day(high)
     return Filter(f, raw, low=low, high=high, high_exclusive=date_only, is_range=True)
+
+
+def _next_day(day: datetime) -> datetime | None:
+    """The start of the next day; None after the last day a datetime can hold (no end)."""
+    try:
+        return day + timedelta(days=1)
+    except OverflowError:
+        return None
 
 
 def _split_range(text: str) -> tuple[str, str]:
