@@ -54,12 +54,21 @@ def _worker_database(url: str, worker: str) -> str:
         base = sa.make_url(url)
     else:
         base = sa.make_url(url).set(database=f"{sa.make_url(url).database}_{worker}")
+    _server_command(base, f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)')
+    _server_command(base, f'CREATE DATABASE "{base.database}"')
+    return base.render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    base = sa.make_url(url)
+    _server_command(base, f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)')
+
+
+def _server_command(base: sa.URL, sql: str) -> None:
     server = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{base.database}"')
+        conn.exec_driver_sql(sql)
     server.dispose()
-    return base.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -70,14 +79,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> str:
+def postgres_url(worker_id: str) -> Iterator[str]:
     if not PG_URL:
+        if os.environ.get("PULSE_REQUIRE_POSTGRES"):
+            pytest.fail("PULSE_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
         pytest.skip("TEST_DATABASE_URL is not set: no PostgreSQL to test against")
     from app.config import database_url
 
     url = _worker_database(database_url(PG_URL), worker_id)
     _migrate(url)
-    return url
+    yield url
+    if worker_id != "master":
+        _drop_database(url)
 
 
 @pytest.fixture(scope="session")
