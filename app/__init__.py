@@ -44,11 +44,17 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api
+    from app.auth.views import bp as auth
     from app.health import bp as health
+    from app.web import IdConverter
+    from app.web import bp as web
+    from app.web.context import register_template_helpers
 
-    csrf.exempt(api)
-    app.register_blueprint(api)
-    app.register_blueprint(health)
+    app.url_map.converters["id"] = IdConverter
+    csrf.exempt(api)  # bearer tokens only: a browser cannot forge them
+    for blueprint in (api, auth, web, health):
+        app.register_blueprint(blueprint)
+    register_template_helpers(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -41,6 +41,12 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", not debug),
         "API_SESSION_HOURS": int(env.get("API_SESSION_HOURS", "12")),
+        # Browser sessions end after this long without a request, and after this long at most.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "480")),
+        "SESSION_MAX_HOURS": int(env.get("SESSION_MAX_HOURS", "168")),
+        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_MAX_HOURS", "168")) * 3600,
+        # CSRF tokens live as long as the session they belong to.
+        "WTF_CSRF_TIME_LIMIT": None,
         "HTMX_SOURCE": env.get("HTMX_SOURCE", "cdn"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -51,6 +52,7 @@ def _http(error: HTTPException):
 
 def _database_unavailable(error: DBAPIError):
     db.session.rollback()
+    g.signed_in = None  # the error page must not need the database
     locked = "locked" in str(error.orig).lower()
     log.warning("database unavailable: %s", error.orig)
     detail = (
@@ -73,6 +75,14 @@ def _integrity_error(error: IntegrityError):
     return error_response(409, "The request conflicts with the current data; try again.")
 
 
+def _csrf(error: CSRFError):
+    return error_response(
+        400,
+        "This page has expired or was opened elsewhere (CSRF check failed). "
+        "Reload the page, then try again.",
+    )
+
+
 def _unexpected(error: Exception):
     db.session.rollback()
     log.exception("unexpected error")
@@ -81,6 +91,7 @@ def _unexpected(error: Exception):
 
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(
         ValidationError, lambda e: error_response(400, e.detail, errors=e.errors)
     )

@@ -13,7 +13,7 @@ from app.leads.serialize import audit_to_json, lead_to_json
 from app.leads.validation import Source, validate
 from app.models import Lead
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # leads.id is a 32-bit INTEGER column (PostgreSQL refuses larger values)
 
 
 @bp.get("/leads")

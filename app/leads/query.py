@@ -361,7 +361,8 @@ def _text_filter_value(f: Field, text: str) -> str | None:
 
 def _number(f: Field, text: str) -> int | Decimal:
     value = parse_integer(text) if f.kind is Kind.INTEGER else parse_decimal(text)
-    limit = 10**15  # far beyond any field's range, small enough for every database
+    # Integer columns are 32-bit (PostgreSQL refuses larger values); money is stored in cents.
+    limit = 2**31 - 1 if f.kind is Kind.INTEGER else 10**15
     if abs(value) > limit or (isinstance(value, Decimal) and value != round(value, 2)):
         raise FieldError("Must be a number within the field's range, with at most 2 decimals.")
     return value

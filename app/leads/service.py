@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -102,7 +103,7 @@ def update(
         if archived != lead.archived:
             _set_archived(account, lead, archived, actor)
         elif changes:
-            lead.updated_at = utcnow()
+            _touch(lead)
         return lead
 
     return _transaction(write)
@@ -176,9 +177,14 @@ def _apply(lead: Lead, values: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
+def _touch(lead: Lead) -> None:
+    """Mark the lead as changed: `updatedAt` moves forward even within the same millisecond."""
+    lead.updated_at = max(utcnow(), lead.updated_at + timedelta(milliseconds=1))
+
+
 def _set_archived(account: Account, lead: Lead, archived: bool, actor: Actor) -> None:
     lead.archived = archived
-    lead.updated_at = utcnow()
+    _touch(lead)
     _count(account, archived=not archived, delta=-1)
     _count(account, archived=archived, delta=1)
     event = Event.ARCHIVED if archived else Event.UNARCHIVED

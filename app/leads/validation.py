@@ -166,7 +166,7 @@ def _check_text(field: Field, value: str) -> str | None:
         raise FieldError(f"Must be at most {number_text(field.max_length)} characters.")
     match field.kind:
         case Kind.EMAIL:
-            _check_email(value)
+            check_email(value)
         case Kind.PHONE:
             digits = sum(c.isdigit() for c in value)
             if not _PHONE.fullmatch(value) or not 7 <= digits <= 15:
@@ -176,7 +176,7 @@ def _check_text(field: Field, value: str) -> str | None:
     return value
 
 
-def _check_email(value: str) -> None:
+def check_email(value: str) -> None:
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError:

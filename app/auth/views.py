@@ -1,0 +1,102 @@
+"""Sign-in, sign-out, the first-run setup and the account switcher."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import exists, select
+from werkzeug.wrappers import Response
+
+from app.auth.accounts import (
+    AccountRefused,
+    add_member,
+    authenticate,
+    create_user,
+    get_or_create_account,
+)
+from app.auth.forms import LoginForm, SetupForm
+from app.auth.sessions import (
+    choose_account,
+    load_signed_in,
+    login_required,
+    safe_next,
+    sign_in,
+    sign_out_everywhere,
+    signed_in,
+)
+from app.database import begin_write
+from app.extensions import db
+from app.models import Role, User
+
+bp = Blueprint("auth", __name__)
+
+
+def _has_users() -> bool:
+    return bool(db.session.scalar(select(exists().where(User.id.isnot(None)))))
+
+
+@bp.get("/")
+def home() -> Response:
+    """The lead list when signed in; the first-run setup before anyone exists."""
+    if not _has_users():
+        return redirect(url_for("auth.setup"))
+    if load_signed_in() is None:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("web.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    """The sign-in form; on success, back to where the visitor was going."""
+    form = LoginForm()
+    target = safe_next(request.args.get("next")) or url_for("web.index")
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            sign_in(user)
+            return redirect(target)
+        form.password.errors = ["Wrong email or password."]
+    status = 400 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """Sign out: ends this user's sessions everywhere."""
+    sign_out_everywhere(signed_in().user)
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup() -> Response | str | tuple[str, int]:
+    """First run only: create the first account and its admin; gone once a user exists."""
+    if _has_users():
+        abort(404)
+    form = SetupForm()
+    if form.validate_on_submit():
+        begin_write()
+        if _has_users():  # someone finished the setup meanwhile
+            db.session.rollback()
+            abort(404)
+        user = create_user(form.email.data or "", form.password.data or "")
+        account, _ = get_or_create_account((form.account_name.data or "").strip())
+        add_member(user, account, Role.ADMIN)
+        db.session.commit()
+        sign_in(user)
+        flash(f"Welcome! {account.name} is ready: add your first lead.", "success")
+        return redirect(url_for("web.index"))
+    status = 400 if form.errors else 200
+    return render_template("auth/setup.html", form=form), status
+
+
+@bp.post("/account")
+@login_required
+def switch_account() -> Response:
+    """Act in another of the user's accounts (kept in the session)."""
+    try:
+        membership = choose_account(signed_in().user, request.form.get("account", ""))
+    except AccountRefused:
+        abort(403)
+    flash(f"Now working in {membership.account.name}.", "success")
+    return redirect(url_for("web.index"))

@@ -1,0 +1,31 @@
+"""The salespeople's HTML pages (server-rendered, enhanced with htmx)."""
+
+from flask import Blueprint, redirect, request, url_for
+from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response
+
+from app.auth.sessions import load_signed_in
+
+bp = Blueprint("web", __name__)
+
+
+class IdConverter(BaseConverter):
+    """A database id in a URL: a positive integer small enough for every database."""
+
+    regex = r"[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+@bp.before_request
+def _require_sign_in() -> Response | None:
+    if load_signed_in() is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+from app.web import leads  # noqa: E402, F401  (registers routes)
