@@ -29,6 +29,12 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+    # Unicode-aware lower() for short search words (SQLite's own folds ASCII only).
+    dbapi_connection.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "begin")
@@ -54,3 +60,16 @@ def begin_write() -> None:
 
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
+
+
+# Search structures that migrations create by hand (they are not SQLAlchemy tables or
+# indexes): Alembic's model comparison must leave them out.
+UNMANAGED_TABLE_PREFIX = "leads_fts"
+UNMANAGED_INDEXES = frozenset({"ix_leads_search_trgm"})
+
+
+def is_managed_schema_name(name: str | None, type_: str, parent_names: object = None) -> bool:
+    """Whether Alembic should compare this table or index with the models."""
+    if type_ == "table" and name and name.startswith(UNMANAGED_TABLE_PREFIX):
+        return False
+    return not (type_ == "index" and name in UNMANAGED_INDEXES)

@@ -18,12 +18,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from app.extensions import db
-from app.leads.fields import COLUMNS, Field, Kind
+from app.leads.fields import BY_NAME, COLUMNS, SORTABLE, Field, Kind
 from app.sqltypes import Money, UTCDateTime, utcnow
 
 
@@ -43,6 +45,8 @@ class Account(db.Model):
     # list never has to count a million rows.
     live_leads: Mapped[int] = mapped_column(default=0, server_default="0")
     archived_leads: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Bumped by every lead write in the account: cached counts are valid for one version.
+    data_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -108,10 +112,30 @@ def _sql_type(field: Field) -> TypeEngine[Any]:
             return Boolean()
         case Kind.DATETIME:
             return UTCDateTime()
-        case _ if field.multiline:
-            return Text()
-        case _:
-            return String(field.max_length)
+    # Text in byte order on PostgreSQL, as on SQLite: sorts and case-insensitive matches
+    # (lower() folds ASCII letters under "C") give identical results on both databases.
+    if field.multiline:
+        return Text().with_variant(Text(collation="C"), "postgresql")
+    return String(field.max_length).with_variant(
+        String(field.max_length, collation="C"), "postgresql"
+    )
+
+
+def sort_expression(table: Table, field: Field) -> ColumnElement[Any]:
+    """What a field sorts and filters by: text ignores (ASCII) case."""
+    column = table.c[field.name]
+    return func.lower(column) if field.is_text else column
+
+
+def _sort_indexes(table: Table) -> list[Index]:
+    """One index per sortable field, (account, archived, value, id): it serves the sort in
+    either direction, paging to any depth, equality filters and their exact counts."""
+    indexes = []
+    for field in SORTABLE.values():
+        value = [sort_expression(table, field)] if field.name != "id" else []
+        name = f"ix_leads_sort_{field.name}"
+        indexes.append(Index(name, table.c.account_id, table.c.archived, *value, table.c.id))
+    return indexes
 
 
 def _column(field: Field) -> Column[Any]:
@@ -132,12 +156,12 @@ leads_table = Table(
     Column("id", Integer, primary_key=True),
     Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("created_by", String(254), nullable=False),
+    Column("created_by", _sql_type(BY_NAME["created_by"]), nullable=False),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     *(_column(f) for f in COLUMNS),
-    Index("ix_leads_account_archived_created", "account_id", "archived", "created_at", "id"),
 )
+_sort_indexes(leads_table)
 
 
 class Lead(db.Model):

@@ -8,10 +8,12 @@ with a message naming it, never ignored.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from threading import Lock
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
@@ -29,6 +31,7 @@ from app.leads.validation import (
     parse_integer,
 )
 from app.models import Account, Lead
+from app.models import sort_expression as model_sort_expression
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 10
@@ -112,6 +115,15 @@ class ListQuery:
         return self.search.split()
 
     @property
+    def words_key(self) -> tuple[str, ...]:
+        return tuple(self.words)
+
+    @property
+    def filter_key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The filters as given, in a stable order (for caching)."""
+        return tuple(sorted((f.field.json, f.raw) for f in self.filters))
+
+    @property
     def is_filtered(self) -> bool:
         """Whether anything narrows the list beyond the archived switch."""
         return bool(self.words or self.filters)
@@ -190,41 +202,101 @@ class Page:
 def run(account: Account, query: ListQuery) -> Page:
     """One page of the account's leads, with the exact number of matching leads."""
     total = count(account, query)
-    leads = rows(account, query) if query.offset < total else []
+    leads = rows(account, query, total=total) if query.offset < total else []
     return Page(leads=leads, total_count=total, query=query)
 
 
 def count(account: Account, query: ListQuery) -> int:
     """The exact number of leads matching the query.
 
-    Unfiltered, it is the account's running count, kept exact by every write.
+    Unfiltered, it is the account's running count, kept exact by every write. Filtered counts
+    are cached per account data version, which every lead write bumps: a cached count is
+    never stale, and the same question is counted once.
     """
     if not query.is_filtered:
         return account.archived_leads if query.archived else account.live_leads
+    key = (account.id, account.data_version, query.archived, query.words_key, query.filter_key)
+    cached = _counts.get(key)
+    if cached is not None:
+        return cached
     statement = select(func.count()).select_from(Lead).where(*_conditions(account, query))
-    return db.session.scalar(statement) or 0
+    total = db.session.scalar(statement) or 0
+    _counts.put(key, total)
+    return total
 
 
-def rows(account: Account, query: ListQuery, extra: int = 0) -> list[Lead]:
+def rows(
+    account: Account, query: ListQuery, extra: int = 0, total: int | None = None
+) -> list[Lead]:
     """The leads of the query's page (plus `extra` more, to tell if a next page exists).
 
-    The page's ids are found first, in an id-only subquery that the indexes can serve;
-    only those rows are then read in full, so a deep page never reads the rows before it.
+    The page's ids are found first, by a query the indexes serve without reading rows (an
+    index-only scan to any depth); only those leads are then read in full. `total`, when
+    known, lets a search choose between its index and the sort index.
     """
+    limit = query.page_size + extra
+    ids = _split_by_emptiness(account, query, limit)
+    if ids is not None:
+        return _load(ids)
     order = _order_by(query)
-    ids = (
-        select(Lead.id)
-        .where(*_conditions(account, query))
-        .order_by(*order)
-        .limit(query.page_size + extra)
-        .offset(query.offset)
-        .subquery()
-    )
-    statement = select(Lead).join(ids, Lead.id == ids.c.id).order_by(*order)
+    conditions = _conditions(account, query, total=total)
+    page_ids = (
+        select(Lead.id).where(*conditions).order_by(*order).limit(limit).offset(query.offset)
+    ).subquery()
+    statement = select(Lead).join(page_ids, Lead.id == page_ids.c.id).order_by(*order)
     return list(db.session.scalars(statement))
 
 
-def _conditions(account: Account, query: ListQuery) -> list[ColumnElement[bool]]:
+def _load(ids: list[int]) -> list[Lead]:
+    """The leads with these ids, in this order."""
+    if not ids:
+        return []
+    found = {lead.id: lead for lead in db.session.scalars(select(Lead).where(Lead.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _split_by_emptiness(account: Account, query: ListQuery, limit: int) -> list[int] | None:
+    """Page ids for a descending sort on PostgreSQL by a field that may be empty, else None.
+
+    PostgreSQL's index keeps empty values last in ascending order, so reading it backwards
+    puts them first; "empty last" in both directions is then two index scans: the values
+    in descending order, then the empty ones by id.
+    """
+    if len(query.sort) != 1 or db.engine.dialect.name != "postgresql":
+        return None
+    key = query.sort[0]
+    if not (key.descending and key.field.nullable):
+        return None
+    value = sort_expression(key.field)
+    conditions = _conditions(account, query)
+    filled = (
+        select(Lead.id)
+        .where(*conditions, value.isnot(None))
+        .order_by(value.desc(), Lead.id.desc())
+        .limit(limit)
+        .offset(query.offset)
+    )
+    ids = list(db.session.scalars(filled))
+    if len(ids) == limit:
+        return ids
+    if ids:
+        empty_offset = 0
+    else:  # the page starts among the empty values: skip as many as pages before it hold
+        filled_count = select(func.count()).select_from(Lead).where(*conditions, value.isnot(None))
+        empty_offset = query.offset - (db.session.scalar(filled_count) or 0)
+    empty = (
+        select(Lead.id)
+        .where(*conditions, value.is_(None))
+        .order_by(Lead.id.desc())
+        .limit(limit - len(ids))
+        .offset(empty_offset)
+    )
+    return ids + list(db.session.scalars(empty))
+
+
+def _conditions(
+    account: Account, query: ListQuery, total: int | None = None
+) -> list[ColumnElement[bool]]:
     conditions = [
         Lead.account_id == account.id,
         Lead.archived == (true() if query.archived else false()),
@@ -236,9 +308,8 @@ def _conditions(account: Account, query: ListQuery) -> list[ColumnElement[bool]]
 
 
 def sort_expression(f: Field) -> ColumnElement[Any]:
-    """The expression a field sorts by: text ignores case."""
-    column = getattr(Lead, f.name)
-    return func.lower(column) if f.is_text else column
+    """The expression a field sorts by: text ignores case (the sort indexes hold it)."""
+    return model_sort_expression(Lead.__table__, f)
 
 
 def _order_by(query: ListQuery) -> list[ColumnElement[Any]]:
@@ -254,7 +325,7 @@ def _order_by(query: ListQuery) -> list[ColumnElement[Any]]:
 
 
 def _filter_condition(f: Filter) -> ColumnElement[bool]:
-    column = getattr(Lead, f.field.name)
+    column = sort_expression(f.field)
     if f.is_range:
         parts = []
         if f.low is not None:
@@ -265,15 +336,40 @@ def _filter_condition(f: Filter) -> ColumnElement[bool]:
     present = [v for v in f.values if v is not None]
     options: list[ColumnElement[bool]] = []
     if present:
-        if f.field.is_text:
-            options.append(func.lower(column).in_(present))
-        elif len(present) == 1:
-            options.append(column == present[0])
-        else:
-            options.append(column.in_(present))
+        options.append(column == present[0] if len(present) == 1 else column.in_(present))
     if None in f.values:
         options.append(column.is_(None))
     return or_(*options)
+
+
+class _CountCache:
+    """A small LRU of exact counts, per worker process."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: tuple[Any, ...]) -> int | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[Any, ...], value: int) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_counts = _CountCache()
 
 
 # Parameter parsers ---------------------------------------------------------------------------

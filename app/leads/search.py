@@ -1,14 +1,60 @@
-"""Search: every word must appear, ignoring case, in some text field of the lead."""
+"""Search: every word must appear, ignoring case, in some text field of the lead.
+
+Served by a trigram index on each database (migration 0002): on PostgreSQL a pg_trgm GIN
+index over all searchable text, on SQLite an FTS5 `trigram` table kept in sync by triggers.
+Trigrams need words of 3+ characters; shorter words fall back to a LIKE over the columns
+(correct, but a scan). `%` and `_` are always literal.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, or_, select, text
 
+from app.extensions import db
 from app.leads.fields import SEARCHABLE
 from app.models import Lead
 
+TRIGRAM = 3
+# The PostgreSQL search document, as indexed by ix_leads_search_trgm (same expression).
+DOCUMENT = (
+    "lower(("
+    + " || ' ' || ".join(f"coalesce(leads.{f.name}, '')" for f in SEARCHABLE)
+    + ') COLLATE "default")'
+)
+
 
 def condition(words: list[str]) -> ColumnElement[bool]:
-    """Leads where each word is a substring of some searchable field (`%` and `_` literal)."""
+    """Leads where each word is a substring of some searchable field."""
+    if db.engine.dialect.name == "postgresql":
+        return and_(*(literal_column(DOCUMENT).like(_pattern(w.lower())) for w in words))
+    return _sqlite_condition(words)
+
+
+def _pattern(word: str) -> str:
+    """A LIKE pattern matching the word anywhere, with LIKE's wildcards made literal."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _sqlite_condition(words: list[str]) -> ColumnElement[bool]:
+    long_words = [w for w in words if len(w) >= TRIGRAM]
+    conditions = [_scan(w) for w in words if len(w) < TRIGRAM]
+    if long_words:
+        phrase = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+        matches = (
+            select(literal_column("rowid"))
+            .select_from(text("leads_fts"))
+            .where(text("leads_fts MATCH :fts_query").bindparams(bindparam("fts_query", phrase)))
+        )
+        conditions.insert(0, Lead.id.in_(matches))
+    return and_(*conditions)
+
+
+def _scan(word: str) -> ColumnElement[bool]:
+    """A short word: LIKE over every searchable column. SQLite's LIKE folds ASCII case only,
+    so words with other letters compare lower-cased by Python (`unicode_lower`)."""
+    pattern = _pattern(word.lower())
     columns = [getattr(Lead, f.name) for f in SEARCHABLE]
-    return and_(*(or_(*(c.icontains(w, autoescape=True) for c in columns)) for w in words))
+    if word.isascii():
+        return or_(*(c.like(pattern, escape="\\") for c in columns))
+    return or_(*(func.unicode_lower(c).like(pattern, escape="\\") for c in columns))

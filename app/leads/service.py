@@ -100,6 +100,7 @@ def update(
         changes = _apply(lead, others)
         if changes:
             _audit(account, lead.id, Event.UPDATED, changes, actor)
+            _new_data_version(account)
         if archived != lead.archived:
             _set_archived(account, lead, archived, actor)
         elif changes:
@@ -197,6 +198,12 @@ def _count(account: Account, *, archived: bool, delta: int) -> None:
         account.archived_leads = Account.archived_leads + delta
     else:
         account.live_leads = Account.live_leads + delta
+    _new_data_version(account)
+
+
+def _new_data_version(account: Account) -> None:
+    """Note that the account's leads changed: counts cached for older versions are stale."""
+    account.data_version = Account.data_version + 1
 
 
 def _audit(

@@ -1,0 +1,175 @@
+"""Speed at a million leads: sort indexes, text search indexes, a data version per account
+
+Revision ID: 0002
+Revises: 0001
+
+- One index per sortable field: (account_id, archived, value, id), the value being lower(text)
+  for text. It serves the sort in both directions, deep pages, equality filters and counts.
+- Text columns use the "C" collation on PostgreSQL, so that lower() and ordering behave as on
+  SQLite (identical results on both databases).
+- Search: a pg_trgm GIN index over all searchable text on PostgreSQL; an FTS5 trigram table
+  kept in sync by triggers on SQLite. Both serve substring search for terms of 3+ characters.
+- accounts.data_version, bumped by every lead write, keys the cached counts.
+
+The field lists below are a snapshot of the catalogue at this revision (a migration must not
+change when the catalogue does); tests check that they still match the catalogue.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+TEXT_COLUMNS = {  # name: max length (None: unbounded text)
+    "application_id": 64,
+    "first_name": 100,
+    "last_name": 100,
+    "img_src": 2048,
+    "email": 254,
+    "phone": 40,
+    "location": 200,
+    "company": 200,
+    "job_title": 200,
+    "position": 200,
+    "branch": 200,
+    "products_services_sold": None,
+    "source": 100,
+    "process_stage": 100,
+    "buying_role": 100,
+    "current_payment_processor": 200,
+    "assigned_to": 254,
+    "notes": None,
+    "created_by": 254,
+}
+SORTED_TEXT = [
+    "application_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "location",
+    "company",
+    "job_title",
+    "position",
+    "branch",
+    "source",
+    "process_stage",
+    "buying_role",
+    "current_payment_processor",
+    "assigned_to",
+    "created_by",
+]
+SORTED_OTHER = [
+    "number_of_employees",
+    "monthly_transaction_volume",
+    "interested_in_switching",
+    "last_contacted",
+    "created_at",
+    "updated_at",
+]
+SEARCHED = [
+    "application_id",
+    "first_name",
+    "last_name",
+    "img_src",
+    "email",
+    "phone",
+    "location",
+    "company",
+    "job_title",
+    "position",
+    "branch",
+    "products_services_sold",
+    "source",
+    "process_stage",
+    "buying_role",
+    "current_payment_processor",
+    "assigned_to",
+    "notes",
+    "created_by",
+]
+SEARCH_DOCUMENT = (
+    "lower(("
+    + " || ' ' || ".join(f"coalesce({c}, '')" for c in SEARCHED)
+    + ') COLLATE "default")'
+)
+
+
+def _sort_indexes() -> list[tuple[str, list]]:
+    indexes = [("ix_leads_sort_id", ["account_id", "archived", "id"])]
+    for column in SORTED_TEXT:
+        lowered = sa.text(f"lower({column})")
+        indexes.append((f"ix_leads_sort_{column}", ["account_id", "archived", lowered, "id"]))
+    for column in SORTED_OTHER:
+        indexes.append((f"ix_leads_sort_{column}", ["account_id", "archived", column, "id"]))
+    return indexes
+
+
+def upgrade():
+    dialect = op.get_bind().dialect.name
+    with op.batch_alter_table("accounts") as batch:
+        batch.add_column(sa.Column("data_version", sa.Integer(), server_default="0", nullable=False))
+    if dialect == "postgresql":
+        for column, length in TEXT_COLUMNS.items():
+            kind = f"varchar({length})" if length else "text"
+            op.execute(f'ALTER TABLE leads ALTER COLUMN {column} TYPE {kind} COLLATE "C"')
+    op.drop_index("ix_leads_account_archived_created", table_name="leads")
+    for name, columns in _sort_indexes():
+        op.create_index(name, "leads", columns)
+    if dialect == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute(
+            f"CREATE INDEX ix_leads_search_trgm ON leads USING gin ({SEARCH_DOCUMENT} gin_trgm_ops)"
+        )
+    elif dialect == "sqlite":
+        _create_fts()
+
+
+def _create_fts():
+    columns = ", ".join(SEARCHED)
+    new = ", ".join(f"new.{c}" for c in SEARCHED)
+    old = ", ".join(f"old.{c}" for c in SEARCHED)
+    op.execute(
+        f"CREATE VIRTUAL TABLE leads_fts USING fts5({columns}, "
+        "content='leads', content_rowid='id', tokenize='trigram')"
+    )
+    op.execute(
+        f"CREATE TRIGGER leads_fts_insert AFTER INSERT ON leads BEGIN "
+        f"INSERT INTO leads_fts(rowid, {columns}) VALUES (new.id, {new}); END"
+    )
+    op.execute(
+        f"CREATE TRIGGER leads_fts_delete AFTER DELETE ON leads BEGIN "
+        f"INSERT INTO leads_fts(leads_fts, rowid, {columns}) VALUES ('delete', old.id, {old}); END"
+    )
+    op.execute(
+        f"CREATE TRIGGER leads_fts_update AFTER UPDATE OF {columns} ON leads BEGIN "
+        f"INSERT INTO leads_fts(leads_fts, rowid, {columns}) VALUES ('delete', old.id, {old}); "
+        f"INSERT INTO leads_fts(rowid, {columns}) VALUES (new.id, {new}); END"
+    )
+    op.execute("INSERT INTO leads_fts(leads_fts) VALUES ('rebuild')")
+
+
+def downgrade():
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_leads_search_trgm")
+    elif dialect == "sqlite":
+        for trigger in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER IF EXISTS leads_fts_{trigger}")
+        op.execute("DROP TABLE IF EXISTS leads_fts")
+    for name, _ in _sort_indexes():
+        op.drop_index(name, table_name="leads")
+    op.create_index(
+        "ix_leads_account_archived_created",
+        "leads",
+        ["account_id", "archived", "created_at", "id"],
+    )
+    if dialect == "postgresql":
+        for column, length in TEXT_COLUMNS.items():
+            kind = f"varchar({length})" if length else "text"
+            op.execute(f'ALTER TABLE leads ALTER COLUMN {column} TYPE {kind} COLLATE "default"')
+    with op.batch_alter_table("accounts") as batch:
+        batch.drop_column("data_version")
