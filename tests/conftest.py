@@ -19,6 +19,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db
+from app.leads import facets, query
 from tests.support import World, build_world
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -118,6 +119,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
+    # Per-process caches are keyed by account id, which every fresh database reuses.
+    facets.forget_all()
+    query.forget_counts()
     app = create_app(test_config(database_url))
     if database_url.startswith("postgresql"):
         _empty_postgres(app)

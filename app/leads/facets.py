@@ -47,3 +47,8 @@ def forget(account: Account) -> None:
     with _lock:
         for key in [k for k in _cache if k[0] == account.id]:
             del _cache[key]
+
+
+def forget_all() -> None:
+    with _lock:
+        _cache.clear()

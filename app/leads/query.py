@@ -372,6 +372,11 @@ class _CountCache:
 _counts = _CountCache()
 
 
+def forget_counts() -> None:
+    """Empty this worker's count cache (tests reuse account ids across databases)."""
+    _counts.clear()
+
+
 # Parameter parsers ---------------------------------------------------------------------------
 
 

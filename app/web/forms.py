@@ -7,6 +7,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import Field as FormField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateTimeLocalInput, EmailInput, NumberInput, TelInput, URLInput
 
 from app.leads.fields import WRITABLE, Field, Kind
@@ -16,7 +17,11 @@ from app.leads.validation import ValidationError, validate
 from app.models import Lead
 
 FORM_FIELDS: tuple[Field, ...] = tuple(f for f in WRITABLE if f.name != "archived")
-BOOLEAN_CHOICES = [("", "Not known"), ("true", "Yes"), ("false", "No")]
+BOOLEAN_CHOICES = [
+    SelectChoice("", "Not known"),
+    SelectChoice("true", "Yes"),
+    SelectChoice("false", "No"),
+]
 
 
 def _widget_field(field: Field) -> FormField:
@@ -61,6 +66,14 @@ class LeadFormBase(FlaskForm):
                 self[by_json[key]].errors = list(messages)
             raise
 
+    def edited(self, lead: Lead) -> set[str]:
+        """The fields whose input no longer shows the lead's current value."""
+        return {
+            f.name
+            for f in FORM_FIELDS
+            if not _same_text(self[f.name].data or "", form_text(f, getattr(lead, f.name)))
+        }
+
     def fill(self, lead: Lead) -> None:
         """Show a lead's current values."""
         for field in FORM_FIELDS:
@@ -77,6 +90,11 @@ def form_text(field: Field, value: Any) -> str:
     if field.kind is Kind.DATETIME:
         return iso(value)[:16]  # datetime-local: YYYY-MM-DDTHH:MM (UTC)
     return str(value)
+
+
+def _same_text(typed: str, shown: str) -> bool:
+    """Whether an input still holds what the form showed (browsers send newlines as CRLF)."""
+    return typed.strip().replace("\r\n", "\n") == shown.replace("\r\n", "\n")
 
 
 LeadForm = type("LeadForm", (LeadFormBase,), {f.name: _widget_field(f) for f in FORM_FIELDS})

@@ -1,0 +1,122 @@
+"""Loading many leads at once (demo data, benchmarks, imports).
+
+Keeping two dozen indexes and the search index up to date row by row makes a big load slow;
+building each of them once afterwards is many times faster. `set_aside_indexes` saves the
+leads table's index and trigger definitions from the database itself (so nothing here repeats
+the migrations), drops them, and recreates them when the load is done. Rows go in with
+`executemany` on SQLite and `COPY` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from app.extensions import db
+from app.models import leads_table
+
+BATCH = 10_000
+SEARCH_TABLE = "leads_fts"
+
+
+def insert_leads(rows: Iterable[dict[str, Any]]) -> int:
+    """Insert lead rows (column name → value) in batches; returns how many."""
+    connection = db.session.connection()
+    columns = [c.name for c in leads_table.columns if c.name != "id"]
+    convert = _converters(connection, columns)
+    inserted = 0
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH)):
+        values = [
+            tuple(f(row.get(c)) for c, f in zip(columns, convert, strict=True)) for row in batch
+        ]
+        if connection.dialect.name == "postgresql":
+            _copy(connection, columns, values)
+        else:
+            names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+            connection.exec_driver_sql(f"INSERT INTO leads ({names}) VALUES ({marks})", values)
+        inserted += len(values)
+    return inserted
+
+
+def _converters(connection: Connection, columns: list[str]) -> list[Any]:
+    """Each column's bind processing (UTC datetimes, money in cents…), as the ORM applies it."""
+    identity = lambda value: value  # noqa: E731
+    result = []
+    for name in columns:
+        processor = leads_table.c[name].type.bind_processor(connection.dialect)
+        result.append(processor or identity)
+    return result
+
+
+def _copy(connection: Connection, columns: list[str], values: list[tuple[Any, ...]]) -> None:
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY leads ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+@contextmanager
+def set_aside_indexes() -> Iterator[None]:
+    """Drop the leads table's secondary indexes and search triggers, then rebuild them."""
+    connection = db.session.connection()
+    saved = _definitions(connection)
+    for kind, name, _ in saved:
+        connection.exec_driver_sql(f'DROP {kind} IF EXISTS "{name}"')
+    first_new_id = connection.scalar(text("SELECT coalesce(max(id), 0) + 1 FROM leads"))
+    yield
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+    for _, _, definition in saved:
+        connection.exec_driver_sql(definition)
+    if connection.dialect.name == "sqlite" and any(k == "TRIGGER" for k, _, _ in saved):
+        _index_new_rows_for_search(connection, first_new_id)
+
+
+def _definitions(connection: Connection) -> list[tuple[str, str, str]]:
+    """(kind, name, SQL) of the leads table's secondary indexes and triggers."""
+    if connection.dialect.name == "postgresql":
+        found = connection.execute(
+            text(
+                "SELECT 'INDEX', i.indexname, i.indexdef FROM pg_indexes i "
+                "WHERE i.tablename = 'leads' AND i.schemaname = current_schema() "
+                "AND i.indexname NOT IN (SELECT conname FROM pg_constraint)"
+            )
+        )
+    else:
+        found = connection.execute(
+            text(
+                "SELECT upper(type), name, sql FROM sqlite_master "
+                "WHERE tbl_name = 'leads' AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+            )
+        )
+    return [(kind, name, definition) for kind, name, definition in found]
+
+
+def _index_new_rows_for_search(connection: Connection, first_new_id: int) -> None:
+    """Add the loaded rows to the SQLite search table (its triggers were set aside)."""
+    columns = [row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({SEARCH_TABLE})")]
+    names = ", ".join(columns)
+    connection.execute(
+        text(
+            f"INSERT INTO {SEARCH_TABLE}(rowid, {names}) "
+            f"SELECT id, {names} FROM leads WHERE id >= :first"
+        ),
+        {"first": first_new_id},
+    )
+
+
+def refresh_statistics() -> None:
+    """After a big load: fresh planner statistics (and, on PostgreSQL, the visibility map
+    that index-only scans rely on). Runs outside any transaction."""
+    engine = db.engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("VACUUM (ANALYZE) leads")
+        else:
+            connection.exec_driver_sql("ANALYZE")
