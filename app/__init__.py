@@ -11,6 +11,8 @@ from flask import Flask
 
 from app import config as settings
 from app.extensions import csrf, db, limiter, migrate
+from app.leads import query
+from app.security import register_security_headers
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -19,16 +21,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  (fields in catalogue order)
     app.config.from_mapping(settings.from_environment())
     app.config.from_mapping(config or {})
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = settings.engine_options(
-        app.config["SQLALCHEMY_DATABASE_URI"]
-    ) | app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    url = settings.database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = settings.engine_options(url) | app.config.get(
+        "SQLALCHEMY_ENGINE_OPTIONS", {}
+    )
     settings.check(app.config, debug=app.debug, testing=app.testing)
     if not app.config["SECRET_KEY"]:
         logging.getLogger(__name__).warning("SECRET_KEY not set: using a random one (debug only)")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     register_extensions(app)
+    query.configure_count_cache(app.config["COUNT_CACHE_SIZE"])
     register_blueprints(app)
     register_errorhandlers(app)
+    register_security_headers(app)
     register_cli(app)
     return app
 

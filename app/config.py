@@ -50,6 +50,8 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "HTMX_SOURCE": env.get("HTMX_SOURCE", "cdn"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
+        # Exact counts of filtered lists kept per worker (0 turns the cache off).
+        "COUNT_CACHE_SIZE": int(env.get("COUNT_CACHE_SIZE", "4096")),
     }
 
 

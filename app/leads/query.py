@@ -350,6 +350,12 @@ class _CountCache:
         self._items: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self._lock = Lock()
 
+    def resize(self, size: int) -> None:
+        with self._lock:
+            self._size = size
+            while len(self._items) > size:
+                self._items.popitem(last=False)
+
     def get(self, key: tuple[Any, ...]) -> int | None:
         with self._lock:
             value = self._items.get(key)
@@ -358,6 +364,8 @@ class _CountCache:
             return value
 
     def put(self, key: tuple[Any, ...], value: int) -> None:
+        if self._size == 0:
+            return
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -370,6 +378,11 @@ class _CountCache:
 
 
 _counts = _CountCache()
+
+
+def configure_count_cache(size: int) -> None:
+    """Keep up to `size` counts per worker (0: count every time, e.g. to measure that)."""
+    _counts.resize(size)
 
 
 def forget_counts() -> None:
