@@ -89,9 +89,10 @@ def index() -> Response:
 
 
 @bp.get("/leads/count")
-def count() -> str:
+def count() -> tuple[str, int]:
     """The pager with the exact count, filled in after the rows (fragment)."""
-    return render_template("leads/_pager.html", listing=_listing(defer_count=False))
+    listing = _listing(defer_count=False)
+    return render_template("leads/_pager.html", listing=listing), 400 if listing.error else 200
 
 
 @bp.get("/leads/new")
@@ -104,6 +105,7 @@ def new() -> str:
 @bp.post("/leads")
 def create() -> Response | tuple[str, int]:
     """Create the lead from the form, or show the form again with its errors."""
+    web_actor().require(Permission.WRITE)  # before the form: no errors shown to a viewer
     form = LeadForm()
     if not form.validate_on_submit():
         return _form_page(form, None, 400)
@@ -140,6 +142,7 @@ def edit(lead_id: int) -> str:
 @bp.post("/leads/<id:lead_id>")
 def update(lead_id: int) -> Response | tuple[str, int]:
     """Save the edit form; a conflict if someone else saved the lead since it was opened."""
+    web_actor().require(Permission.WRITE)
     account = signed_in().account
     lead = service.get(account, lead_id)
     form = LeadForm()
@@ -152,6 +155,10 @@ def update(lead_id: int) -> Response | tuple[str, int]:
         return _form_page(form, lead, 400)
     except ValueError:
         abort(400)
+    # Only what the user changed: an untouched datetime-local input shows minutes only, and
+    # saving it back would cut off the seconds and log a change nobody made.
+    edited = form.edited(lead)
+    values = {name: value for name, value in values.items() if name in edited}
     try:
         lead = service.update(account, lead_id, values, web_actor(), frozenset({version}))
     except service.StaleLead:
@@ -232,6 +239,7 @@ def check_field(name: str) -> str:
     field = BY_JSON.get(name)
     if field is None or field not in FORM_FIELDS or not is_htmx():
         abort(404)
+    web_actor().require(Permission.WRITE)
     form = LeadForm()
     error = None
     try:
