@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, Engine
 
 from app.extensions import db
@@ -41,10 +42,21 @@ def _unicode_lower(value: str | None) -> str | None:
 def _on_begin(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         return
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # e.g. ANALYZE or VACUUM: no transaction around it
     # A writer takes the write lock up front: a deferred transaction that upgrades later fails
     # at once with SQLITE_BUSY, ignoring the busy timeout.
     immediate = conn.get_execution_options().get(_WRITE, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_from_hint(compiler: SQLiteCompiler, table: Any, text: str | None) -> str | None:
+    return text
+
+
+# SQLAlchemy renders FROM hints (`select.with_hint`) through this dialect hook, which its
+# SQLite dialect leaves empty; SQLite's hints are INDEXED BY and NOT INDEXED (plans.py).
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint
 
 
 def begin_write() -> None:
@@ -66,10 +78,13 @@ def is_sqlite() -> bool:
 # indexes): Alembic's model comparison must leave them out.
 UNMANAGED_TABLE_PREFIX = "leads_fts"
 UNMANAGED_INDEXES = frozenset({"ix_leads_search_trgm"})
+UNMANAGED_COLUMNS = frozenset({"search_document"})  # PostgreSQL's generated search text
 
 
 def is_managed_schema_name(name: str | None, type_: str, parent_names: object = None) -> bool:
-    """Whether Alembic should compare this table or index with the models."""
+    """Whether Alembic should compare this table, index or column with the models."""
     if type_ == "table" and name and name.startswith(UNMANAGED_TABLE_PREFIX):
+        return False
+    if type_ == "column" and name in UNMANAGED_COLUMNS:
         return False
     return not (type_ == "index" and name in UNMANAGED_INDEXES)

@@ -133,8 +133,20 @@ def _sort_indexes(table: Table) -> list[Index]:
     indexes = []
     for field in SORTABLE.values():
         value = [sort_expression(table, field)] if field.name != "id" else []
+        # PostgreSQL serves a query on lower(x) from the index alone (an index-only scan, for
+        # counts and deep pages) only if x itself is in the index too.
+        include = [field.name] if field.is_text else []
         name = f"ix_leads_sort_{field.name}"
-        indexes.append(Index(name, table.c.account_id, table.c.archived, *value, table.c.id))
+        indexes.append(
+            Index(
+                name,
+                table.c.account_id,
+                table.c.archived,
+                *value,
+                table.c.id,
+                postgresql_include=include,
+            )
+        )
     return indexes
 
 

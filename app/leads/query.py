@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
+from app.leads import plans
 from app.leads import search as lead_search
 from app.leads.fields import FILTERABLE, SORTABLE, Field, Kind
 from app.leads.validation import (
@@ -231,20 +232,40 @@ def rows(
     """The leads of the query's page (plus `extra` more, to tell if a next page exists).
 
     The page's ids are found first, by a query the indexes serve without reading rows (an
-    index-only scan to any depth); only those leads are then read in full. `total`, when
-    known, lets a search choose between its index and the sort index.
+    index-only scan to any depth); only those leads are then read in full. The number of
+    matches (`total`, or counted here) steers SQLite to the right index (plans.py).
     """
     limit = query.page_size + extra
     ids = _split_by_emptiness(account, query, limit)
     if ids is not None:
         return _load(ids)
     order = _order_by(query)
-    conditions = _conditions(account, query, total=total)
     page_ids = (
-        select(Lead.id).where(*conditions).order_by(*order).limit(limit).offset(query.offset)
-    ).subquery()
-    statement = select(Lead).join(page_ids, Lead.id == page_ids.c.id).order_by(*order)
+        select(Lead.id)
+        .where(*_conditions(account, query))
+        .order_by(*order)
+        .limit(limit)
+        .offset(query.offset)
+    )
+    if query.is_filtered:
+        page_ids = plans.steer(
+            page_ids,
+            sort_field=query.sort[0].field.name,
+            matches=total if total is not None else _matches(account, query),
+            scope=account.archived_leads if query.archived else account.live_leads,
+            depth=query.offset + limit,
+            searching=bool(query.words),
+        )
+    subquery = page_ids.subquery()
+    statement = select(Lead).join(subquery, Lead.id == subquery.c.id).order_by(*order)
     return list(db.session.scalars(statement))
+
+
+def _matches(account: Account, query: ListQuery) -> int:
+    """How many leads match, to steer the page query: the exact count for filters (cached,
+    and needed next by the count anyway), a cheap estimate for searches."""
+    estimate = lead_search.estimate(query.words) if query.words else None
+    return estimate if estimate is not None else count(account, query)
 
 
 def _load(ids: list[int]) -> list[Lead]:
@@ -294,9 +315,8 @@ def _split_by_emptiness(account: Account, query: ListQuery, limit: int) -> list[
     return ids + list(db.session.scalars(empty))
 
 
-def _conditions(
-    account: Account, query: ListQuery, total: int | None = None
-) -> list[ColumnElement[bool]]:
+def _conditions(account: Account, query: ListQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clause of a list query; the account comes first (see rows())."""
     conditions = [
         Lead.account_id == account.id,
         Lead.archived == (true() if query.archived else false()),

@@ -1,7 +1,8 @@
 """Search: every word must appear, ignoring case, in some text field of the lead.
 
 Served by a trigram index on each database (migration 0002): on PostgreSQL a pg_trgm GIN
-index over all searchable text, on SQLite an FTS5 `trigram` table kept in sync by triggers.
+index over a generated column of all searchable text, on SQLite an FTS5 `trigram` table kept
+in sync by triggers.
 Trigrams need words of 3+ characters; shorter words fall back to a LIKE over the columns
 (correct, but a scan). `%` and `_` are always literal.
 """
@@ -15,18 +16,15 @@ from app.leads.fields import SEARCHABLE
 from app.models import Lead
 
 TRIGRAM = 3
-# The PostgreSQL search document, as indexed by ix_leads_search_trgm (same expression).
-DOCUMENT = (
-    "lower(("
-    + " || ' ' || ".join(f"coalesce(leads.{f.name}, '')" for f in SEARCHABLE)
-    + ') COLLATE "default")'
-)
+# PostgreSQL: all searchable text of a lead, lower-cased, in a generated column with a
+# pg_trgm index (migration 0002).
+DOCUMENT = literal_column("leads.search_document")
 
 
 def condition(words: list[str]) -> ColumnElement[bool]:
     """Leads where each word is a substring of some searchable field."""
     if db.engine.dialect.name == "postgresql":
-        return and_(*(literal_column(DOCUMENT).like(_pattern(w.lower())) for w in words))
+        return and_(*(DOCUMENT.like(_pattern(w.lower())) for w in words))
     return _sqlite_condition(words)
 
 
@@ -37,10 +35,9 @@ def _pattern(word: str) -> str:
 
 
 def _sqlite_condition(words: list[str]) -> ColumnElement[bool]:
-    long_words = [w for w in words if len(w) >= TRIGRAM]
+    phrase = _phrase([w for w in words if len(w) >= TRIGRAM])
     conditions = [_scan(w) for w in words if len(w) < TRIGRAM]
-    if long_words:
-        phrase = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+    if phrase is not None:
         matches = (
             select(literal_column("rowid"))
             .select_from(text("leads_fts"))
@@ -48,6 +45,13 @@ def _sqlite_condition(words: list[str]) -> ColumnElement[bool]:
         )
         conditions.insert(0, Lead.id.in_(matches))
     return and_(*conditions)
+
+
+def _phrase(words: list[str]) -> str | None:
+    """An FTS5 query requiring every word, each as a literal phrase."""
+    if not words:
+        return None
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
 def _scan(word: str) -> ColumnElement[bool]:
@@ -58,3 +62,16 @@ def _scan(word: str) -> ColumnElement[bool]:
     if word.isascii():
         return or_(*(c.like(pattern, escape="\\") for c in columns))
     return or_(*(func.unicode_lower(c).like(pattern, escape="\\") for c in columns))
+
+
+def estimate(words: list[str]) -> int | None:
+    """About how many leads contain the words, cheaply, or None when there is no cheap way.
+
+    SQLite's search table counts its matches over all accounts without reading any lead
+    (an upper bound of the exact count, good enough to choose a plan).
+    """
+    phrase = _phrase([w for w in words if len(w) >= TRIGRAM])
+    if db.engine.dialect.name != "sqlite" or phrase is None:
+        return None
+    statement = text("SELECT count(*) FROM leads_fts WHERE leads_fts MATCH :q")
+    return db.session.scalar(statement, {"q": phrase}) or 0

@@ -12,7 +12,8 @@ from app.models import AuditEvent, Lead
 
 def iso(value: datetime) -> str:
     """ISO 8601 in UTC with milliseconds: 2023-06-15T14:30:00.000Z."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # Not strftime: its %Y writes the year 1 as "1", not "0001".
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def json_value(field: Field, value: Any) -> Any:

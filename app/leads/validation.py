@@ -37,8 +37,9 @@ MONEY_DECIMALS = "Must have at most 2 decimal places."
 _SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MULTILINE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PHONE = re.compile(r"\+?[0-9 ().\-]+")
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only: `\d` would also accept other scripts' digits, which int() converts.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _ISO = re.compile(
     r"\d{4}-\d{2}-\d{2}"
     r"(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?)?"
@@ -97,7 +98,10 @@ def parse_decimal(text: str) -> Decimal:
 def parse_integer(text: str) -> int:
     if not _INTEGER.fullmatch(text):
         raise FieldError(WHOLE_NUMBER)
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        raise FieldError(WHOLE_NUMBER) from None
 
 
 def parse_boolean(text: str) -> bool:

@@ -7,8 +7,8 @@ Revises: 0001
   for text. It serves the sort in both directions, deep pages, equality filters and counts.
 - Text columns use the "C" collation on PostgreSQL, so that lower() and ordering behave as on
   SQLite (identical results on both databases).
-- Search: a pg_trgm GIN index over all searchable text on PostgreSQL; an FTS5 trigram table
-  kept in sync by triggers on SQLite. Both serve substring search for terms of 3+ characters.
+- Search: on PostgreSQL a generated column holding all searchable text, lower-cased, with a
+  pg_trgm GIN index; on SQLite an FTS5 trigram table kept in sync by triggers. Both serve substring search for terms of 3+ characters.
 - accounts.data_version, bumped by every lead write, keys the cached counts.
 
 The field lists below are a snapshot of the catalogue at this revision (a migration must not
@@ -91,6 +91,7 @@ SEARCHED = [
     "notes",
     "created_by",
 ]
+SEARCH_COLUMN = "search_document"  # PostgreSQL only; SQLite searches through leads_fts
 SEARCH_DOCUMENT = (
     "lower(("
     + " || ' ' || ".join(f"coalesce({c}, '')" for c in SEARCHED)
@@ -98,13 +99,17 @@ SEARCH_DOCUMENT = (
 )
 
 
-def _sort_indexes() -> list[tuple[str, list]]:
-    indexes = [("ix_leads_sort_id", ["account_id", "archived", "id"])]
+def _sort_indexes() -> list[tuple[str, list, list]]:
+    """(name, columns, included columns): PostgreSQL answers queries on lower(x) from the
+    index alone only when x is included too."""
+    indexes = [("ix_leads_sort_id", ["account_id", "archived", "id"], [])]
     for column in SORTED_TEXT:
         lowered = sa.text(f"lower({column})")
-        indexes.append((f"ix_leads_sort_{column}", ["account_id", "archived", lowered, "id"]))
+        indexes.append(
+            (f"ix_leads_sort_{column}", ["account_id", "archived", lowered, "id"], [column])
+        )
     for column in SORTED_OTHER:
-        indexes.append((f"ix_leads_sort_{column}", ["account_id", "archived", column, "id"]))
+        indexes.append((f"ix_leads_sort_{column}", ["account_id", "archived", column, "id"], []))
     return indexes
 
 
@@ -117,12 +122,17 @@ def upgrade():
             kind = f"varchar({length})" if length else "text"
             op.execute(f'ALTER TABLE leads ALTER COLUMN {column} TYPE {kind} COLLATE "C"')
     op.drop_index("ix_leads_account_archived_created", table_name="leads")
-    for name, columns in _sort_indexes():
-        op.create_index(name, "leads", columns)
+    for name, columns, include in _sort_indexes():
+        op.create_index(name, "leads", columns, postgresql_include=include)
     if dialect == "postgresql":
+        # Stored, so that checking a candidate row reads the text instead of rebuilding it.
+        op.execute(
+            f"ALTER TABLE leads ADD COLUMN {SEARCH_COLUMN} text "
+            f"GENERATED ALWAYS AS ({SEARCH_DOCUMENT}) STORED"
+        )
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute(
-            f"CREATE INDEX ix_leads_search_trgm ON leads USING gin ({SEARCH_DOCUMENT} gin_trgm_ops)"
+            f"CREATE INDEX ix_leads_search_trgm ON leads USING gin ({SEARCH_COLUMN} gin_trgm_ops)"
         )
     elif dialect == "sqlite":
         _create_fts()
@@ -156,11 +166,12 @@ def downgrade():
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_leads_search_trgm")
+        op.execute(f"ALTER TABLE leads DROP COLUMN IF EXISTS {SEARCH_COLUMN}")
     elif dialect == "sqlite":
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS leads_fts_{trigger}")
         op.execute("DROP TABLE IF EXISTS leads_fts")
-    for name, _ in _sort_indexes():
+    for name, _, _ in _sort_indexes():
         op.drop_index(name, table_name="leads")
     op.create_index(
         "ix_leads_account_archived_created",
