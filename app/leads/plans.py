@@ -1,34 +1,130 @@
-"""Steering list queries to the right index on SQLite, using the exact counts we have.
+"""How a filtered or searched page is found quickly, whatever the filter matches.
 
-SQLite's planner has no statistics on how many leads a filter or a search matches, and a
-wrong guess costs a second: walking a sort index through a million leads to find three
-matches, or sorting 160,000 matches to show ten. The list knows the exact number of matches
-(it counts them anyway), so it decides: when matches are dense, walk the sort key's index and
-stop after the page; when they are sparse, start from the filter or search index and sort
-the few matches. PostgreSQL keeps statistics and plans this well by itself.
+Two plans, each fast where the other is slow:
+
+- walk: read the first leads of the account in sort order from the sort index and keep the
+  ones that match. Fast when matches are common (a few hundred leads give a page); hopeless
+  when they are rare or, as dates often are, all far from the start of the order.
+- gather: find every match through the filter's (or the search's) index, then sort them.
+  Fast when matches are few; slow for hundreds of thousands.
+
+Neither database's planner can tell which applies (SQLite has no statistics on our values;
+PostgreSQL assumes the filter and the sort are independent, which dates are not). So the walk
+is tried over a bounded prefix sized from the number of matches, and the gather is the sure
+fallback. Both return the same ids as the plain query.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, select, true
 
 from app.extensions import db
-from app.models import Lead
+from app.leads.fields import Field
+from app.models import Account, Lead
+
+MIN_PREFIX = 200
+MAX_PREFIX = 5_000  # beyond this, gathering the matches costs less than walking
 
 
-def steer(
-    statement: Select, *, sort_field: str, matches: int, scope: int, depth: int, searching: bool
-) -> Select:
-    """The page query with SQLite index advice.
+def walk(
+    account: Account,
+    archived: bool,
+    conditions: list[ColumnElement[bool]],
+    order: list[ColumnElement[Any]],
+    sort_field: Field,
+    *,
+    limit: int,
+    offset: int,
+    matches: int | None,
+    scope: int,
+) -> list[int] | None:
+    """The page's ids from a prefix of the sort order, or None when the prefix falls short.
 
-    Walking the sort index examines about depth / density leads; starting from the filter
-    examines all `matches`. So walk when matches^2 >= depth * scope, where scope is the number
-    of leads the list draws from (live or archived) and depth the rows up to the page's end.
+    The prefix is about three times what the density of matches needs for the page.
     """
-    if db.engine.dialect.name != "sqlite":
-        return statement
-    if matches * matches >= depth * scope:
-        return statement.with_hint(Lead, f"INDEXED BY ix_leads_sort_{sort_field}", "sqlite")
-    if searching:  # few matches: from the search table by rowid, no lead index
+    depth = offset + limit
+    if matches is not None:
+        if matches == 0:
+            return []
+        size = max(MIN_PREFIX, 3 * depth * scope // matches)
+    else:
+        size = max(MIN_PREFIX, 20 * depth)
+    # A second, longest try: an estimate may ignore part of the conditions.
+    for prefix_size in dict.fromkeys((size, MAX_PREFIX)):
+        if prefix_size > MAX_PREFIX:
+            return None
+        ids = _matches_in_prefix(
+            account, archived, conditions, order, sort_field, prefix_size, limit, offset
+        )
+        if len(ids) == limit:
+            return ids
+    return None
+
+
+def _matches_in_prefix(
+    account: Account,
+    archived: bool,
+    conditions: list[ColumnElement[bool]],
+    order: list[ColumnElement[Any]],
+    sort_field: Field,
+    size: int,
+    limit: int,
+    offset: int,
+) -> list[int]:
+    prefix = (
+        select(Lead.id)
+        .where(Lead.account_id == account.id, Lead.archived == (true() if archived else false()))
+        .order_by(*order)
+        .limit(size)
+        .with_hint(Lead, f"INDEXED BY ix_leads_sort_{sort_field.name}", "sqlite")
+    )
+    walked = prefix.subquery("walked")
+    statement = (
+        select(Lead.id)
+        .select_from(walked)
+        .join(Lead, Lead.id == walked.c.id)  # the prefix drives; leads are read by id
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.session.scalars(statement))
+
+
+def can_walk(sort: tuple[Any, ...]) -> bool:
+    """Whether the sort index yields the order directly. PostgreSQL's index keeps empty values
+    last ascending, so a descending sort by a field that may be empty cannot walk it."""
+    first = sort[0]
+    postgres = db.engine.dialect.name == "postgresql"
+    return not (postgres and first.descending and first.field.nullable)
+
+
+def gather(
+    conditions: list[ColumnElement[bool]],
+    order: list[ColumnElement[Any]],
+    *,
+    limit: int,
+    offset: int,
+    searching: bool,
+    filter_field: Field | None,
+) -> Select:
+    """The page query, made to start from the matches rather than from the sort order."""
+    if db.engine.dialect.name == "postgresql":
+        # Collect the matches first: a materialized CTE is a planning fence.
+        matched = select(Lead.id).where(*conditions).cte("matched").prefix_with("MATERIALIZED")
+        return (
+            select(Lead.id)
+            .join(matched, Lead.id == matched.c.id)
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+        )
+    statement = select(Lead.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    if searching:  # the search table, then leads by rowid: no lead index at all
         return statement.with_hint(Lead, "NOT INDEXED", "sqlite")
-    return statement  # few matches of a filter: SQLite picks the filter's index
+    if filter_field is not None and filter_field.sortable:
+        hint = f"INDEXED BY ix_leads_sort_{filter_field.name}"
+        return statement.with_hint(Lead, hint, "sqlite")
+    return statement

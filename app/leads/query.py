@@ -8,6 +8,7 @@ with a message naming it, never ignored.
 from __future__ import annotations
 
 import math
+import string
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -231,41 +232,70 @@ def rows(
 ) -> list[Lead]:
     """The leads of the query's page (plus `extra` more, to tell if a next page exists).
 
-    The page's ids are found first, by a query the indexes serve without reading rows (an
-    index-only scan to any depth); only those leads are then read in full. The number of
-    matches (`total`, or counted here) steers SQLite to the right index (plans.py).
+    The page's ids are found first, by queries the indexes serve without reading rows (an
+    index-only scan to any depth); only those leads are then read in full. A filtered page
+    is found by walking the sort order or by gathering the matches (plans.py), steered by
+    the number of matches (`total`, when known).
     """
     limit = query.page_size + extra
-    ids = _split_by_emptiness(account, query, limit)
-    if ids is not None:
-        return _load(ids)
     order = _order_by(query)
-    page_ids = (
-        select(Lead.id)
-        .where(*_conditions(account, query))
-        .order_by(*order)
-        .limit(limit)
-        .offset(query.offset)
-    )
-    if query.is_filtered:
-        page_ids = plans.steer(
-            page_ids,
-            sort_field=query.sort[0].field.name,
-            matches=total if total is not None else _matches(account, query),
-            scope=account.archived_leads if query.archived else account.live_leads,
-            depth=query.offset + limit,
-            searching=bool(query.words),
+    if not query.is_filtered:
+        ids = _split_by_emptiness(account, query, limit)
+        if ids is not None:
+            return _load(ids)
+        page = (
+            select(Lead.id)
+            .where(*_conditions(account, query))
+            .order_by(*order)
+            .limit(limit)
+            .offset(query.offset)
+            .subquery()
         )
-    subquery = page_ids.subquery()
-    statement = select(Lead).join(subquery, Lead.id == subquery.c.id).order_by(*order)
+        statement = select(Lead).join(page, Lead.id == page.c.id).order_by(*order)
+        return list(db.session.scalars(statement))
+    return _load(_filtered_page_ids(account, query, order, limit, total))
+
+
+def _filtered_page_ids(
+    account: Account,
+    query: ListQuery,
+    order: list[ColumnElement[Any]],
+    limit: int,
+    total: int | None,
+) -> list[int]:
+    conditions = _conditions(account, query)
+    matches = total if total is not None else _matches(account, query)
+    if plans.can_walk(query.sort):
+        ids = plans.walk(
+            account,
+            query.archived,
+            conditions,
+            order,
+            query.sort[0].field,
+            limit=limit,
+            offset=query.offset,
+            matches=matches,
+            scope=account.archived_leads if query.archived else account.live_leads,
+        )
+        if ids is not None:
+            return ids
+    statement = plans.gather(
+        conditions,
+        order,
+        limit=limit,
+        offset=query.offset,
+        searching=bool(query.words),
+        filter_field=query.filters[0].field if query.filters else None,
+    )
     return list(db.session.scalars(statement))
 
 
-def _matches(account: Account, query: ListQuery) -> int:
-    """How many leads match, to steer the page query: the exact count for filters (cached,
-    and needed next by the count anyway), a cheap estimate for searches."""
-    estimate = lead_search.estimate(query.words) if query.words else None
-    return estimate if estimate is not None else count(account, query)
+def _matches(account: Account, query: ListQuery) -> int | None:
+    """How many leads match, if it is cheap to know: the exact count for filters (cached,
+    and asked for next anyway), SQLite's estimate for searches, else None."""
+    if query.words:
+        return lead_search.estimate(query.words)
+    return count(account, query)
 
 
 def _load(ids: list[int]) -> list[Lead]:
@@ -486,11 +516,16 @@ def _parse_filter(f: Field, raw: list[str]) -> Filter:
     return _number_filter(f, tuple(raw), text)
 
 
+# Lower-cases as the databases' lower() does (ASCII letters only), which the filter compares
+# with: str.lower() would also turn "Á" into "á", and then "Álvarez" never matched itself.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def _text_filter_value(f: Field, text: str) -> str | None:
     text = text.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise FieldError("Must not contain control characters.")
-    return text.lower() or None
+    return text.translate(_ASCII_LOWER) or None
 
 
 def _number(f: Field, text: str) -> int | Decimal:
