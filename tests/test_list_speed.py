@@ -268,7 +268,7 @@ def test_walk_and_gather_plans_give_the_same_page(world, monkeypatch, query, pag
     """Both ways of finding a filtered page (plans.py) return what the plain order says."""
     from app.leads import plans
 
-    for n in range(3):
+    for _ in range(3):
         _seed(world)  # enough leads that pages of 3 have several matches
     path = f"{query}&pageSize=3&page={page}"
     everything = world.alice.ids(f"{query}&pageSize=100")
