@@ -38,11 +38,13 @@ def walk(
     limit: int,
     offset: int,
     matches: int | None,
+    estimated: bool,
     scope: int,
 ) -> list[int] | None:
     """The page's ids from a prefix of the sort order, or None when the prefix falls short.
 
-    The prefix is about three times what the density of matches needs for the page.
+    The prefix is about three times what the density of matches (exact, `estimated`, or
+    unknown) needs for the page.
     """
     depth = offset + limit
     if matches is not None:
@@ -51,8 +53,9 @@ def walk(
         size = max(MIN_PREFIX, 3 * depth * scope // matches)
     else:
         size = max(MIN_PREFIX, 20 * depth)
-    # A second, longest try: an estimate may ignore part of the conditions.
-    for prefix_size in dict.fromkeys((size, MAX_PREFIX)):
+    # An estimate may ignore part of the conditions: then a second, longest try.
+    tries = (size, MAX_PREFIX) if estimated else (size,)
+    for prefix_size in dict.fromkeys(tries):
         if prefix_size > MAX_PREFIX:
             return None
         ids = _matches_in_prefix(
@@ -101,9 +104,22 @@ def can_walk(sort: tuple[Any, ...]) -> bool:
     return not (postgres and first.descending and first.field.nullable)
 
 
+def ordering(
+    terms: list[tuple[ColumnElement[Any], Any]], id_column: ColumnElement[int]
+) -> list[ColumnElement[Any]]:
+    """ORDER BY for (expression, sort key) pairs: empty values last in both directions, and
+    ties broken by id in the first key's direction, so pages never overlap or skip."""
+    order = []
+    for expression, key in terms:
+        directed = expression.desc() if key.descending else expression.asc()
+        order.append(directed.nulls_last() if key.field.nullable else directed)
+    order.append(id_column.desc() if terms[0][1].descending else id_column.asc())
+    return order
+
+
 def gather(
     conditions: list[ColumnElement[bool]],
-    order: list[ColumnElement[Any]],
+    terms: list[tuple[ColumnElement[Any], Any]],
     *,
     limit: int,
     offset: int,
@@ -112,15 +128,20 @@ def gather(
 ) -> Select:
     """The page query, made to start from the matches rather than from the sort order."""
     if db.engine.dialect.name == "postgresql":
-        # Collect the matches first: a materialized CTE is a planning fence.
-        matched = select(Lead.id).where(*conditions).cte("matched").prefix_with("MATERIALIZED")
+        # Collect the matches with their sort values first (a materialized CTE is a planning
+        # fence), then sort just those.
+        labeled = [expression.label(f"sort_{n}") for n, (expression, _) in enumerate(terms)]
+        matched = (
+            select(Lead.id, *labeled).where(*conditions).cte("matched").prefix_with("MATERIALIZED")
+        )
+        outer = [(matched.c[f"sort_{n}"], key) for n, (_, key) in enumerate(terms)]
         return (
-            select(Lead.id)
-            .join(matched, Lead.id == matched.c.id)
-            .order_by(*order)
+            select(matched.c.id)
+            .order_by(*ordering(outer, matched.c.id))
             .limit(limit)
             .offset(offset)
         )
+    order = ordering(terms, Lead.id)
     statement = select(Lead.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
     if searching:  # the search table, then leads by rowid: no lead index at all
         return statement.with_hint(Lead, "NOT INDEXED", "sqlite")

@@ -264,6 +264,7 @@ def _filtered_page_ids(
     total: int | None,
 ) -> list[int]:
     conditions = _conditions(account, query)
+    estimated = total is None and bool(query.words)
     matches = total if total is not None else _matches(account, query)
     if plans.can_walk(query.sort):
         ids = plans.walk(
@@ -275,13 +276,14 @@ def _filtered_page_ids(
             limit=limit,
             offset=query.offset,
             matches=matches,
+            estimated=estimated,
             scope=account.archived_leads if query.archived else account.live_leads,
         )
         if ids is not None:
             return ids
     statement = plans.gather(
         conditions,
-        order,
+        [(sort_expression(k.field), k) for k in query.sort],
         limit=limit,
         offset=query.offset,
         searching=bool(query.words),
@@ -363,15 +365,7 @@ def sort_expression(f: Field) -> ColumnElement[Any]:
 
 
 def _order_by(query: ListQuery) -> list[ColumnElement[Any]]:
-    order = []
-    for key in query.sort:
-        expression = sort_expression(key.field)
-        directed = expression.desc() if key.descending else expression.asc()
-        # Empty values last in both directions; not needed for columns that are never empty.
-        order.append(directed.nulls_last() if key.field.nullable else directed)
-    # Ties broken by id, in the first key's direction, so pages never overlap or skip.
-    order.append(Lead.id.desc() if query.sort[0].descending else Lead.id.asc())
-    return order
+    return plans.ordering([(sort_expression(k.field), k) for k in query.sort], Lead.id)
 
 
 def _filter_condition(f: Filter) -> ColumnElement[bool]:
