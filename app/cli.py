@@ -10,7 +10,7 @@ import time
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.auth.accounts import add_member, create_user, find_user, get_or_create_account
@@ -81,6 +81,7 @@ def create_token_command(email: str, name: str, account_id: str | None, read_onl
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--leads", "count", type=click.IntRange(0, 10_000_000), default=1_000)
 @click.option("--account", "account_name", default="Demo", show_default=True)
 @click.option("--seed", type=int, default=None, help="Repeatable data for a given seed.")

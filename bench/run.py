@@ -121,7 +121,7 @@ def worker_rss_mb(master: subprocess.Popen) -> list[float]:
 
 
 def wrk(url: str, headers: dict[str, str], seconds: float, connections: int = 1) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout

@@ -147,3 +147,19 @@ def build_world(app: Flask, client: FlaskClient) -> World:
         vera=api("vera@acme.test", "Acme"),
         carol=api("carol@globex.test", "Globex"),
     )
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: TestResponse, status: int, *names: str) -> dict[str, Any]:
+    """An RFC 9457 problem with this status; `names` must each be listed in its `errors`."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM_JSON
+    body = response.get_json()
+    assert body["status"] == status
+    assert isinstance(body["type"], str) and isinstance(body["title"], str)
+    assert isinstance(body["detail"], str) and body["detail"]
+    for name in names:
+        assert name in body.get("errors", {}), body
+    return body
