@@ -90,15 +90,14 @@ def _requested_account() -> str | None:
 
 
 def _api_token_caller(secret: str, requested: str | None) -> Caller:
-    token = find_api_token(secret)
-    if token is None:
+    found = find_api_token(secret)
+    if found is None:
         raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
+    token, membership = found
     if requested is not None and requested != token.account.public_id:
         raise Forbidden("An API token acts only in its own account.")
-    try:
-        membership = membership_for(token.user, token.account.public_id)
-    except AccountRefused:
-        raise Unauthorized("The token's user is no longer a member of its account.") from None
+    if membership is None:
+        raise Unauthorized("The token's user is no longer a member of its account.")
     return Caller(user=token.user, membership=membership, api_token=token)
 
 
