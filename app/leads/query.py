@@ -175,11 +175,12 @@ class ListQuery:
         return next((f.raw for f in self.filters if f.field.json == json_name), ())
 
     def with_filter(self, json_name: str, raw: Iterable[str]) -> tuple[Filter, ...]:
-        """The filters with this field's values replaced (none: the filter removed)."""
+        """The filters with this field's values replaced (none: the filter removed), for the
+        URL of another view: only the raw values are kept; that view's request parses them."""
         others = [f for f in self.filters if f.field.json != json_name]
         raw = tuple(raw)
         if raw:
-            others.append(_parse_filter(FILTERABLE[json_name], list(raw)))
+            others.append(Filter(FILTERABLE[json_name], raw))
         return tuple(others)
 
 

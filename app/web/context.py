@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, url_for
+from flask import Flask, g, url_for
 
 from app.auth.sessions import load_signed_in, user_accounts
 from app.leads.fields import BY_JSON
@@ -18,7 +18,9 @@ from app.web.assets import HTMX_INTEGRITY, htmx_src
 def list_url(list_query: ListQuery, **changes: Any) -> str:
     """The URL of the lead list for this query with some changes (same parameters as the API)."""
     args = list_query.to_args(**changes)
-    return url_for("web.index") + ("?" + urlencode(args) if args else "")
+    if "list_path" not in g:  # a list page builds dozens of these URLs
+        g.list_path = url_for("web.index")
+    return g.list_path + ("?" + urlencode(args) if args else "")
 
 
 def toggled(values: tuple[str, ...], value: str) -> tuple[str, ...]:
