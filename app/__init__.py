@@ -8,10 +8,12 @@ import secrets
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
-from app.extensions import csrf, db, limiter, migrate
+from app.extensions import csrf, db, migrate
 from app.leads import query
+from app.request_id import register_request_id
 from app.security import register_security_headers
 
 
@@ -23,29 +25,45 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config or {})
     url = settings.database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = settings.engine_options(url) | app.config.get(
+    options = settings.engine_options(url, app.config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options | app.config.get(
         "SQLALCHEMY_ENGINE_OPTIONS", {}
     )
     settings.check(app.config, debug=app.debug, testing=app.testing)
     if not app.config["SECRET_KEY"]:
         logging.getLogger(__name__).warning("SECRET_KEY not set: using a random one (debug only)")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
+    trust_proxy(app)
     register_extensions(app)
     query.configure_count_cache(app.config["COUNT_CACHE_SIZE"])
     register_blueprints(app)
     register_errorhandlers(app)
     register_security_headers(app)
+    register_request_id(app)
     register_cli(app)
     return app
 
 
+def trust_proxy(app: Flask) -> None:
+    """Behind PROXY_FIX_HOPS reverse proxies, take the client's address, scheme and host from
+    their X-Forwarded-* headers (never otherwise: a client could claim any address)."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
+
+
 def register_extensions(app: Flask) -> None:
-    from app import database  # noqa: F401  (engine events: SQLite pragmas, BEGIN IMMEDIATE)
+    from app import (
+        database,  # its import sets the engine events: SQLite pragmas, BEGIN IMMEDIATE
+        ratelimits,
+    )
 
     db.init_app(app)
+    database.close_sessions_safely(app)  # after db.init_app: its teardown runs first
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
+    ratelimits.register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.auth.accounts import add_member, create_user, find_user, get_or_create_account
 from app.auth.passwords import password_problem
 from app.auth.tokens import create_api_token
+from app.backup import backup_command
 from app.demo import add_demo_leads, demo_admin_email
 from app.extensions import db
 from app.models import Account, Role
@@ -108,3 +109,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
     app.cli.add_command(demo_command)
+    app.cli.add_command(backup_command)

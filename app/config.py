@@ -6,7 +6,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from limits import parse_many
+
 MIB = 1024 * 1024
+RATE_LIMITS = ("RATELIMIT_SIGN_IN_PER_IP", "RATELIMIT_SIGN_IN_PER_EMAIL", "RATELIMIT_API_PER_TOKEN")
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -33,7 +36,10 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+        # How long a SQLite writer waits for the write lock, and a PostgreSQL connection
+        # attempt for the server, before the request answers 503.
+        "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
+        "DATABASE_CONNECT_TIMEOUT": int(env.get("DATABASE_CONNECT_TIMEOUT", "3")),
         # Request size caps: JSON bodies and forms alike.
         "MAX_CONTENT_LENGTH": MIB,
         "MAX_FORM_MEMORY_SIZE": MIB,
@@ -48,20 +54,28 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         # CSRF tokens live as long as the session they belong to.
         "WTF_CSRF_TIME_LIMIT": None,
         "HTMX_SOURCE": env.get("HTMX_SOURCE", "cdn"),
+        # Throttling (flask-limiter): counters in Redis when set, so every worker shares them.
+        "RATELIMIT_ENABLED": _flag(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_SIGN_IN_PER_IP": env.get("RATELIMIT_SIGN_IN_PER_IP", "30/minute"),
+        "RATELIMIT_SIGN_IN_PER_EMAIL": env.get("RATELIMIT_SIGN_IN_PER_EMAIL", "10/minute"),
+        "RATELIMIT_API_PER_TOKEN": env.get("RATELIMIT_API_PER_TOKEN", "600/minute"),
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
         # Exact counts of filtered lists kept per worker (0 turns the cache off).
         "COUNT_CACHE_SIZE": int(env.get("COUNT_CACHE_SIZE", "4096")),
     }
 
 
-def engine_options(url: str) -> dict[str, Any]:
+def engine_options(url: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy engine options for the database at `url`."""
     if url.startswith("sqlite"):
-        return {}
+        # pysqlite's `timeout` is SQLite's busy timeout, in seconds.
+        return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
     return {
         "pool_pre_ping": True,  # recover by itself after a PostgreSQL restart
         "pool_recycle": 1800,
-        "connect_args": {"connect_timeout": 3},  # fail fast while the server is unreachable
+        # fail fast while the server is unreachable
+        "connect_args": {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]},
     }
 
 
@@ -74,3 +88,8 @@ def check(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         )
     if config.get("HTMX_SOURCE") not in ("cdn", "local"):
         raise RuntimeError("HTMX_SOURCE must be 'cdn' or 'local'.")
+    for name in RATE_LIMITS:
+        try:
+            parse_many(str(config.get(name, "")))
+        except ValueError:
+            raise RuntimeError(f"{name} must be a rate limit such as '10/minute'.") from None

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 
-SQLITE_BUSY_TIMEOUT_MS = 5_000
 _WRITE = "pulse_write"
+log = logging.getLogger(__name__)
 
 
 @event.listens_for(Engine, "connect")
@@ -20,11 +23,11 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # SQLAlchemy emits BEGIN itself (below); pysqlite's own implicit BEGIN is turned off.
+    # The busy timeout comes from pysqlite's `timeout` (SQLITE_BUSY_TIMEOUT_MS, app/config.py).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",  # readers never wait for the writer, so workers can share the file
-        f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         "foreign_keys=ON",  # off by default in SQLite
         "synchronous=NORMAL",  # durable in WAL mode, without an fsync per commit
     ):
@@ -70,21 +73,35 @@ def begin_write() -> None:
     db.session.connection(execution_options={_WRITE: True})
 
 
+def close_sessions_safely(app: Flask) -> None:
+    """End each request's session before Flask-SQLAlchemy's own teardown, whatever the state of
+    its connection.
+
+    A connection that dies after the response is ready (PostgreSQL restarting) makes the final
+    rollback raise, outside every error handler: gunicorn would turn a good response into a 500.
+    Teardown functions run in reverse order of registration, so register this after
+    `db.init_app`.
+    """
+
+    @app.teardown_appcontext
+    def _close_session(error: BaseException | None) -> None:
+        try:
+            db.session.remove()
+        except DBAPIError as lost:
+            log.warning("database connection lost at the end of a request: %s", lost.orig)
+            db.session().invalidate()  # drop the connection without talking to the server
+            db.session.remove()
+
+
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
 # Search structures that migrations create by hand (they are not SQLAlchemy tables or
 # indexes): Alembic's model comparison must leave them out.
-UNMANAGED_TABLE_PREFIX = "leads_fts"
-UNMANAGED_INDEXES = frozenset({"ix_leads_search_trgm"})
-UNMANAGED_COLUMNS = frozenset({"search_document"})  # PostgreSQL's generated search text
+UNMANAGED_TABLES = ("leads_fts", "lead_search")  # SQLite's FTS5 tables, PostgreSQL's table
 
 
 def is_managed_schema_name(name: str | None, type_: str, parent_names: object = None) -> bool:
-    """Whether Alembic should compare this table, index or column with the models."""
-    if type_ == "table" and name and name.startswith(UNMANAGED_TABLE_PREFIX):
-        return False
-    if type_ == "column" and name in UNMANAGED_COLUMNS:
-        return False
-    return not (type_ == "index" and name in UNMANAGED_INDEXES)
+    """Whether Alembic should compare this table (and what is in it) with the models."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLES))

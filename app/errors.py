@@ -11,11 +11,15 @@ from http import HTTPStatus
 
 from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.api.problems import problem
 from app.auth.accounts import AccountRefused
+from app.auth.api_tokens import TokenNotFound
+from app.auth.members import MemberNotFound
+from app.db_errors import is_conflict, is_locked, is_unavailable
 from app.extensions import db
 from app.leads.service import LeadNotFound, StaleLead
 from app.leads.validation import ValidationError
@@ -52,11 +56,22 @@ def _http(error: HTTPException):
     return error_response(error.code or 500, error.description or "", headers=headers)
 
 
-def _database_unavailable(error: DBAPIError):
-    db.session.rollback()
+def _rollback() -> None:
+    """Roll the session back; a connection that died mid-request may refuse even that."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session().invalidate()  # drop the dead connection without talking to the server
+
+
+def _database_error(error: DBAPIError | PoolTimeout):
+    """503 when the database is busy or unreachable, else a fault of ours (500)."""
+    if not is_unavailable(error):
+        return _unexpected(error)
+    _rollback()
     g.signed_in = None  # the error page must not need the database
-    locked = "locked" in str(error.orig).lower()
-    log.warning("database unavailable: %s", error.orig)
+    locked = is_locked(error)
+    log.warning("database unavailable: %s", getattr(error, "orig", None) or error)
     detail = (
         "The database is busy; try again in a moment."
         if locked
@@ -72,6 +87,8 @@ def _data_error(error: DataError):
 
 
 def _integrity_error(error: IntegrityError):
+    if not is_conflict(error):  # a trigger or check refused: our fault, not the client's
+        return _unexpected(error)
     db.session.rollback()
     log.warning("integrity error: %s", error.orig)
     return error_response(409, "The request conflicts with the current data; try again.")
@@ -86,7 +103,7 @@ def _csrf(error: CSRFError):
 
 
 def _unexpected(error: Exception):
-    db.session.rollback()
+    _rollback()
     log.exception("unexpected error")
     return error_response(500, "Something went wrong on our side; it has been logged.")
 
@@ -98,6 +115,8 @@ def register_errorhandlers(app: Flask) -> None:
         ValidationError, lambda e: error_response(400, e.detail, errors=e.errors)
     )
     app.register_error_handler(LeadNotFound, lambda e: error_response(404, "No lead with this id."))
+    app.register_error_handler(MemberNotFound, lambda e: error_response(404, "No such member."))
+    app.register_error_handler(TokenNotFound, lambda e: error_response(404, "No such API token."))
     app.register_error_handler(
         StaleLead,
         lambda e: error_response(
@@ -108,7 +127,8 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(
         AccountRefused, lambda e: error_response(403, "You are not a member of that account.")
     )
-    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(DBAPIError, _database_error)  # 503 or 500: see is_unavailable
+    app.register_error_handler(PoolTimeout, _database_error)
     app.register_error_handler(DataError, _data_error)
     app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(Exception, _unexpected)

@@ -26,4 +26,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+# Limits and their headers are in app/ratelimits.py (flask-limiter's own headers would put a
+# Retry-After on every response, even over a 503's). If Redis fails, counting falls back to
+# per-process memory instead of failing the request.
+limiter = Limiter(
+    key_func=get_remote_address,
+    key_prefix="pulse-leads",
+    headers_enabled=False,
+    in_memory_fallback_enabled=True,
+)

@@ -207,3 +207,23 @@ class AuditEvent(db.Model):
     request_method: Mapped[str | None] = mapped_column(String(10))
     request_path: Mapped[str | None] = mapped_column(String(2048))
     request_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class IdempotencyKey(db.Model):
+    """The first response to a `POST /api/leads` sent with an `Idempotency-Key`, replayed to
+    retries. Stored in the same transaction as the lead, so one key can create one lead only."""
+
+    __tablename__ = "idempotency_keys"
+    # One key per account and credential: "token:<api token id>" or "user:<user id>".
+    __table_args__ = (UniqueConstraint("account_id", "credential", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    credential: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical body
+    status: Mapped[int]
+    body: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(2048))
+    etag: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

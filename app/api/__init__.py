@@ -2,6 +2,8 @@
 
 from flask import Blueprint, Response
 
+from app.ratelimits import api_limit
+
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
@@ -15,3 +17,4 @@ def _no_store(response: Response) -> Response:
 from app.api import auth, context, leads, openapi  # noqa: E402, F401  (registers routes)
 
 bp.before_request(context.authenticate)
+api_limit(bp)  # per token, checked before authentication

@@ -13,10 +13,12 @@ from app.auth.tokens import SessionToken, issue_session_token
 from app.leads.serialize import iso
 from app.leads.validation import ValidationError
 from app.models import Account, User
+from app.ratelimits import throttle_sign_in
 
 
 @bp.post("/auth/login")
 @public
+@throttle_sign_in
 def login() -> Response:
     """A session token for an email and password; 401 for wrong credentials."""
     body = json_object()

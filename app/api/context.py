@@ -66,11 +66,10 @@ def authenticate() -> None:
     if view is None or getattr(view, "public", False):
         return
     token = _bearer_token()
-    requested = _requested_account()
     if token.startswith(API_TOKEN_PREFIX):
-        g.caller = _api_token_caller(token, requested)
+        g.caller = _api_token_caller(token)
     else:
-        g.caller = _session_caller(token, requested)
+        g.caller = _session_caller(token)
 
 
 def _bearer_token() -> str:
@@ -89,11 +88,12 @@ def _requested_account() -> str | None:
     return value.strip()
 
 
-def _api_token_caller(secret: str, requested: str | None) -> Caller:
+def _api_token_caller(secret: str) -> Caller:
     found = find_api_token(secret)
     if found is None:
         raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
     token, membership = found
+    requested = _requested_account()  # only once the token is known good: 401 comes first
     if requested is not None and requested != token.account.public_id:
         raise Forbidden("An API token acts only in its own account.")
     if membership is None:
@@ -101,11 +101,12 @@ def _api_token_caller(secret: str, requested: str | None) -> Caller:
     return Caller(user=token.user, membership=membership, api_token=token)
 
 
-def _session_caller(token: str, requested: str | None) -> Caller:
+def _session_caller(token: str) -> Caller:
     found = read_session_token(token)
     if found is None:
         raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
     user, session = found
+    requested = _requested_account()
     try:
         membership = membership_for(user, requested)
     except AccountRefused:

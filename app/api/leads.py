@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
-from app.api import bp
+from app.api import bp, idempotency
 from app.api.body import json_object
-from app.api.context import actor, current_account
+from app.api.context import actor, caller, current_account
 from app.leads import query, service
 from app.leads.serialize import audit_to_json, lead_to_json
 from app.leads.validation import Source, validate
 from app.models import Lead
+from app.permissions import Permission
 
 MAX_ID = 2**31 - 1  # leads.id is a 32-bit INTEGER column (PostgreSQL refuses larger values)
 
@@ -31,9 +32,23 @@ def index() -> Response:
 
 @bp.post("/leads")
 def create() -> Response:
-    """A new lead: 201 with the lead and its Location."""
-    values = validate(json_object(), Source.JSON, partial=False)
-    lead = service.create(current_account(), values, actor())
+    """A new lead: 201 with the lead and its Location; once per Idempotency-Key."""
+    scope = idempotency.request_scope(caller())
+    body = json_object()
+    values = validate(body, Source.JSON, partial=False)
+    account, who = current_account(), actor()
+    if scope is None:
+        return _created(service.create(account, values, who))
+    who.require(Permission.WRITE)  # before replaying: a key never outlives the right to write
+    return idempotency.create_once(
+        scope,
+        idempotency.fingerprint(body),
+        lambda then: service.create(account, values, who, then=then),
+        _created,
+    )
+
+
+def _created(lead: Lead) -> Response:
     response = _lead_response(lead, status=201)
     response.headers["Location"] = url_for("api.detail", lead_id=lead.id)
     return response

@@ -7,16 +7,34 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from app.api import bp
+from app.api import bp, idempotency
 from app.api.context import ACCOUNT_HEADER, public
 from app.leads.fields import FIELDS, FILTERABLE, SORTABLE, WRITABLE, Field, Kind
-from app.leads.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LENGTH
-from app.leads.validation import DATETIME
+from app.leads.query import (
+    DEFAULT_PAGE_SIZE,
+    MAX_FILTER_VALUES,
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_LENGTH,
+    MAX_SORT_KEYS,
+)
+from app.leads.validation import DATETIME, EMAIL, PHONE, URL
 
 Schema = dict[str, Any]
 
+# Request strings are trimmed before they are checked, so the patterns allow what Python's
+# str.strip() removes around a value (these characters: not the same set as the regex `\s`) and
+# state the rules for what is left. A request the schema refuses is refused by the server too;
+# rules no regex can state (real dates, email domains) are left to the server and the
+# descriptions. Written to mean the same in ECMA-262 and Python regexes.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+CONTROL = r"\x00-\x1f\x7f"  # refused in single-line text
+MULTILINE_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # tab and line breaks allowed
+MAX_COUNTED_REPEAT = 4096
+INTEGER = r"[+-]?[0-9]+"
+DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 DATE_OR_DATETIME = (
-    r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2}))?$"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:[Zz]|[+-][0-9]{2}:?[0-9]{2}))?"
 )
 ERROR_TEXT = {
     400: "Invalid input: the problem's `errors` names each field or parameter.",
@@ -26,6 +44,7 @@ ERROR_TEXT = {
     412: "If-Match does not match the lead's current ETag.",
     413: "The body is larger than 1 MiB.",
     415: "The body is not JSON (Content-Type: application/json).",
+    422: "The Idempotency-Key was already used with a different body.",
     429: "Too many requests; see Retry-After.",
     503: "The database is unavailable or busy; retry after Retry-After seconds.",
 }
@@ -60,26 +79,60 @@ def _value_schema(field: Field, *, request: bool) -> Schema:
             }
         case Kind.BOOLEAN:
             schema = {"type": "boolean"}
+        case Kind.DATETIME if request:
+            schema = {"type": "string", "pattern": _trimmed(DATE_OR_DATETIME, field)}
+            schema["description"] = DATETIME
         case Kind.DATETIME:
-            schema = {"type": "string"}
-            if request:
-                schema |= {"pattern": DATE_OR_DATETIME, "description": DATETIME}
-            else:
-                schema |= {"format": "date-time"}
+            schema = {"type": "string", "format": "date-time"}
         case Kind.ACCOUNT:
             schema = {"type": "string", "pattern": r"^\d+$"}
+        case _ if request:
+            schema = _input_text_schema(field)
         case _:
             schema = {"type": "string"}
             if field.max_length:
                 schema["maxLength"] = field.max_length
-            if field.kind is Kind.EMAIL and not request:
-                schema["format"] = "email"
-            if field.kind is Kind.URL and not request:
-                schema["format"] = "uri"
+            if field.kind is Kind.EMAIL:  # email-validator accepts international addresses
+                schema["format"] = "idn-email"
+            if field.kind is Kind.URL:  # not "uri": the host is checked no further than urlsplit
+                schema["description"] = "An http:// or https:// URL, as it was entered."
             if field.required:
                 schema |= {"minLength": 1, "pattern": r"\S"}
     schema = _nullable(schema, field)
     return {**schema, "title": field.label, "examples": [field.example]}
+
+
+def _trimmed(core: str, field: Field | None = None) -> str:
+    """A pattern for `core` with the spaces trimming removes around it; an optional field also
+    takes an empty (or blank) string, which clears it."""
+    optional = field is None or not field.required
+    return f"^[{SPACE}]*(?:{core}){'?' if optional else ''}[{SPACE}]*$"
+
+
+def _input_text_schema(field: Field) -> Schema:
+    """A text value in a request: its characters, length, and the rule of its kind."""
+    limit = field.max_length or 0
+    match field.kind:
+        case Kind.EMAIL:
+            # email-validator decides the rest (dot-atom names, domains): not a regex's job.
+            core, rule = f"[^@{SPACE}{CONTROL}]+@[^@{SPACE}{CONTROL}]+", EMAIL
+        case Kind.PHONE:
+            core, rule = r"\+?[ ().\-]*(?:[0-9][ ().\-]*){7,15}", PHONE
+        case Kind.URL:  # the limit counts "http://" too
+            core, rule = rf"[Hh][Tt][Tt][Pp][Ss]?://[^ {CONTROL}]{{1,{limit - 7}}}", URL
+        case _:
+            # The trimmed value: no control characters, at most `limit` characters. Regex
+            # engines unroll counted repeats, so a limit beyond a few thousand stays in words.
+            control = MULTILINE_CONTROL if field.multiline else CONTROL
+            edge = f"[^{SPACE}{control}]"
+            repeat = f"{{0,{limit - 2}}}" if limit <= MAX_COUNTED_REPEAT else "*"
+            core, rule = f"{edge}(?:[^{control}]{repeat}{edge})?", None
+    text = f"At most {limit:,} characters after trimming."
+    if rule:
+        text = f"{rule} {text}"
+    if field.required:
+        text += " Required."
+    return {"type": "string", "pattern": _trimmed(core, field), "description": text}
 
 
 def _lead_schema() -> Schema:
@@ -108,10 +161,11 @@ def _filter_parameter(field: Field) -> Schema:
     """A filter: text exact (repeatable), numbers and dates exact or `low,high`, booleans."""
     parameter: Schema = {"name": field.json, "in": "query", "required": False}
     if field.is_text:
+        items = {"type": "string", "pattern": _trimmed(f"[^{CONTROL}]*")}
         return parameter | {
             "description": f"{field.label}: exact, case-insensitive; repeat for any of several "
             "values; empty matches leads where it is empty.",
-            "schema": {"type": "array", "items": {"type": "string"}},
+            "schema": {"type": "array", "items": items, "maxItems": MAX_FILTER_VALUES},
             "style": "form",
             "explode": True,
         }
@@ -119,12 +173,26 @@ def _filter_parameter(field: Field) -> Schema:
         schema: Schema = {"type": "string", "enum": ["true", "false", ""]}
         text = "true or false; empty matches leads where it is empty."
     elif field.kind is Kind.DATETIME:
-        schema = {"type": "string"}
+        schema = {"type": "string", "pattern": _range(DATE_OR_DATETIME)}
         text = "one UTC day (2024-03-01), a date-time, or an inclusive range `start,end`."
     else:
-        schema = {"type": "string", "pattern": r"^\s*-?[\d.]*\s*(,\s*-?[\d.]*\s*)?$"}
+        number = INTEGER if field.kind is Kind.INTEGER else DECIMAL
+        schema = {"type": "string", "pattern": _range(number)}
         text = "a value, or an inclusive range `low,high` (either end may be empty)."
     return parameter | {"description": f"{field.label}: {text}", "schema": schema}
+
+
+def _range(value: str) -> str:
+    """A filter value: empty, one value, or `low,high` with at most one end empty."""
+    given = f"[{SPACE}]*(?:{value})[{SPACE}]*"
+    blank = f"[{SPACE}]*"
+    return f"^(?:{blank}|{given}|{given},{blank}|{blank},{given}|{given},{given})$"
+
+
+def _sort_pattern() -> str:
+    """Comma-separated sortable fields, each with an optional `-`; spaces around each."""
+    key = f"[{SPACE}]*-?(?:{'|'.join(SORTABLE)})[{SPACE}]*"
+    return f"^{key}(?:,{key}){{0,{MAX_SORT_KEYS - 1}}}$"
 
 
 def _list_parameters() -> list[Schema]:
@@ -155,8 +223,9 @@ def _list_parameters() -> list[Schema]:
         {
             "name": "sort",
             "in": "query",
-            "description": f"Comma-separated fields, `-` for descending. Sortable: {sortable}.",
-            "schema": {"type": "string", "default": "-createdAt"},
+            "description": f"Comma-separated fields, `-` for descending, each at most once "
+            f"and at most {MAX_SORT_KEYS}. Sortable: {sortable}.",
+            "schema": {"type": "string", "pattern": _sort_pattern(), "default": "-createdAt"},
         },
         {
             "name": "archived",
@@ -216,7 +285,7 @@ def _paths() -> Schema:
             "post": {
                 "operationId": "createLead",
                 "summary": "Create a lead",
-                "parameters": [ACCOUNT],
+                "parameters": [ACCOUNT, {"$ref": "#/components/parameters/IdempotencyKey"}],
                 "requestBody": _body("LeadCreate"),
                 "responses": {
                     "201": _lead_response("The new lead.")
@@ -227,9 +296,14 @@ def _paths() -> Schema:
                                 "description": "The lead's URL.",
                                 "schema": {"type": "string"},
                             },
+                            idempotency.REPLAYED_HEADER: {
+                                "description": "`true` when this is the stored first response "
+                                "to the request's Idempotency-Key.",
+                                "schema": {"type": "string", "enum": ["true"]},
+                            },
                         }
                     },
-                    **_errors(400, 401, 403, 413, 415, 429),
+                    **_errors(400, 401, 403, 413, 415, 422, 429),
                 },
             },
         },
@@ -494,6 +568,22 @@ def document() -> Schema:
                     "required": False,
                     "description": "Act in this account of yours instead of the primary one.",
                     "schema": {"type": "string", "pattern": r"^\d{1,20}$"},
+                },
+                "IdempotencyKey": {
+                    "name": idempotency.HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "Any unique string per intended lead (a UUID, say): a retry "
+                    "with the same key and body within 24 hours gets the first response again "
+                    f"(with `{idempotency.REPLAYED_HEADER}: true`) and creates nothing; the same "
+                    "key with another body is refused (422). Keys belong to your account and "
+                    "token.",
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "pattern": idempotency.KEY_PATTERN,
+                    },
                 },
                 "IfMatch": {
                     "name": "If-Match",

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from app.extensions import db
 from app.models import Account, Membership, Role, User
 
 
 class AccountRefused(Exception):
     """The user may not act in the account that was asked for."""
+
+
+class PasswordRefused(Exception):
+    """A password change that cannot be made; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def normalize_email(email: str) -> str:
@@ -98,3 +106,22 @@ def create_user(email: str, password: str) -> User:
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Bump the user's session version: every session cookie and session token of theirs dies
+    on its next request (the caller commits)."""
+    db.session.execute(
+        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
+    )
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password once the current one is confirmed; ends every session of the user."""
+    if not verify_password(user.password_hash, current):
+        raise PasswordRefused("current", "That is not your current password.")
+    if problem := password_problem(new):
+        raise PasswordRefused("password", problem)
+    user.password_hash = hash_password(new)
+    end_sessions(user)
+    db.session.commit()

@@ -1,13 +1,18 @@
-"""Sign-in and first-run forms."""
+"""Forms for signing in, the first run, changing a password and the admin settings."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.auth.passwords import password_problem
 from app.leads.validation import EMAIL, FieldError, check_email
+from app.models import Role
+
+# Every role, in the order of the enum: the add form, the role menus and their checks.
+ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
 
 
 class LoginForm(FlaskForm):
@@ -37,3 +42,34 @@ class SetupForm(FlaskForm):
         "Repeat password",
         validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
     )
+
+
+class PasswordForm(FlaskForm):
+    """A signed-in user's own password change."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    password = PasswordField("New password", validators=[DataRequired(), _strong_password])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
+    )
+
+
+class MemberForm(FlaskForm):
+    """Add someone to the account by email, with a role."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), _valid_email])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
+
+
+class RoleForm(FlaskForm):
+    """Another role for a member."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class TokenForm(FlaskForm):
+    """A new API token of the account."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    read_only = BooleanField("Read-only: may read leads, never change them")

@@ -16,9 +16,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
-from sqlalchemy import update
 
-from app.auth.accounts import AccountRefused, membership_for, memberships
+from app.auth.accounts import AccountRefused, end_sessions, membership_for, memberships
 from app.extensions import db
 from app.models import Account, Membership, Role, User
 from app.permissions import Actor
@@ -49,11 +48,18 @@ def sign_in(user: User) -> None:
     session.permanent = True
 
 
+def renew_session(user: User) -> None:
+    """A new session for the same user in the same account, after their session version moved
+    on (a password change ends every other session; this one carries on)."""
+    account = session.get("account")
+    sign_in(user)
+    if account is not None:
+        session["account"] = account
+
+
 def sign_out_everywhere(user: User) -> None:
     """End every session and session token of the user, here and on every other device."""
-    db.session.execute(
-        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
-    )
+    end_sessions(user)
     db.session.commit()
     session.clear()
 

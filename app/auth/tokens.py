@@ -11,6 +11,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, bindparam, select
 
+from app.database import begin_write
 from app.extensions import db
 from app.models import Account, ApiToken, Membership, User
 from app.sqltypes import utcnow
@@ -62,6 +63,9 @@ def find_api_token(secret: str) -> tuple[ApiToken, Membership | None] | None:
     token, membership = row
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        # A write of its own, begun as a writer: on SQLite a read transaction that turns
+        # into a write fails at once ("database is locked") while another worker writes.
+        begin_write()
         token.last_used_at = now
         db.session.commit()
     return token, membership

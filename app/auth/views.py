@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, the first-run setup and the account switcher."""
+"""Sign-in, sign-out, the first-run setup, the account switcher and password changes."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ from werkzeug.wrappers import Response
 
 from app.auth.accounts import (
     AccountRefused,
+    PasswordRefused,
     add_member,
     authenticate,
+    change_password,
     create_user,
     get_or_create_account,
 )
-from app.auth.forms import LoginForm, SetupForm
+from app.auth.forms import LoginForm, PasswordForm, SetupForm
 from app.auth.sessions import (
     choose_account,
     load_signed_in,
     login_required,
+    renew_session,
     safe_next,
     sign_in,
     sign_out_everywhere,
@@ -26,6 +29,7 @@ from app.auth.sessions import (
 from app.database import begin_write
 from app.extensions import db
 from app.models import Role, User
+from app.ratelimits import throttle_password_check, throttle_sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -45,6 +49,7 @@ def home() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_sign_in
 def login() -> Response | str | tuple[str, int]:
     """The sign-in form; on success, back to where the visitor was going."""
     form = LoginForm()
@@ -100,3 +105,23 @@ def switch_account() -> Response:
         abort(403)
     flash(f"Now working in {membership.account.name}.", "success")
     return redirect(url_for("web.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@throttle_password_check
+def password() -> Response | tuple[str, int]:
+    """Change your own password: every other session of yours ends, this one carries on."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = signed_in().user
+        try:
+            change_password(user, form.current.data or "", form.password.data or "")
+        except PasswordRefused as refusal:
+            form[refusal.field].errors = [str(refusal)]
+        else:
+            renew_session(user)
+            flash("Your password is changed; your other sessions have ended.", "success")
+            return redirect(url_for("web.index"), 303)
+    status = 400 if form.errors else 200
+    return render_template("auth/password.html", form=form), status

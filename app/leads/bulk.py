@@ -63,29 +63,38 @@ def _copy(connection: Connection, columns: list[str], values: list[tuple[Any, ..
 
 @contextmanager
 def set_aside_indexes() -> Iterator[None]:
-    """Drop the leads table's secondary indexes and search triggers, then rebuild them."""
+    """Drop the secondary indexes and search triggers of the leads (and of PostgreSQL's search
+    table), then rebuild them once and add the new leads to the search index."""
     connection = db.session.connection()
     saved = _definitions(connection)
     for kind, name, _ in saved:
-        connection.exec_driver_sql(f'DROP {kind} IF EXISTS "{name}"')
+        on_table = " ON leads" if kind == "TRIGGER" and _postgres(connection) else ""
+        connection.exec_driver_sql(f'DROP {kind} IF EXISTS "{name}"{on_table}')
     first_new_id = connection.scalar(text("SELECT coalesce(max(id), 0) + 1 FROM leads"))
     yield
-    if connection.dialect.name == "postgresql":
+    if any(kind == "TRIGGER" for kind, _, _ in saved):
+        _search_new_rows(connection, first_new_id)
+    if _postgres(connection):
         connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
     for _, _, definition in saved:
         connection.exec_driver_sql(definition)
-    if connection.dialect.name == "sqlite" and any(k == "TRIGGER" for k, _, _ in saved):
-        _index_new_rows_for_search(connection, first_new_id)
+
+
+def _postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
 
 
 def _definitions(connection: Connection) -> list[tuple[str, str, str]]:
-    """(kind, name, SQL) of the leads table's secondary indexes and triggers."""
-    if connection.dialect.name == "postgresql":
+    """(kind, name, SQL) of the secondary indexes and triggers to set aside."""
+    if _postgres(connection):
         found = connection.execute(
             text(
                 "SELECT 'INDEX', i.indexname, i.indexdef FROM pg_indexes i "
-                "WHERE i.tablename = 'leads' AND i.schemaname = current_schema() "
-                "AND i.indexname NOT IN (SELECT conname FROM pg_constraint)"
+                "WHERE i.tablename IN ('leads', 'lead_search') "
+                "AND i.schemaname = current_schema() "
+                "AND i.indexname NOT IN (SELECT conname FROM pg_constraint) "
+                "UNION ALL SELECT 'TRIGGER', t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+                "WHERE t.tgrelid = 'leads'::regclass AND NOT t.tgisinternal"
             )
         )
     else:
@@ -98,17 +107,21 @@ def _definitions(connection: Connection) -> list[tuple[str, str, str]]:
     return [(kind, name, definition) for kind, name, definition in found]
 
 
-def _index_new_rows_for_search(connection: Connection, first_new_id: int) -> None:
-    """Add the loaded rows to the SQLite search table (its triggers were set aside)."""
-    columns = [row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({SEARCH_TABLE})")]
-    names = ", ".join(columns)
-    connection.execute(
-        text(
+def _search_new_rows(connection: Connection, first_new_id: int) -> None:
+    """Add the loaded leads to the search table, as the set-aside triggers would have."""
+    if _postgres(connection):
+        statement = (
+            "INSERT INTO lead_search SELECT id, account_id, archived, "
+            "lead_search_document(leads) FROM leads WHERE id >= :first"
+        )
+    else:
+        info = connection.exec_driver_sql(f"PRAGMA table_info({SEARCH_TABLE})")
+        names = ", ".join(row[1] for row in info)
+        statement = (
             f"INSERT INTO {SEARCH_TABLE}(rowid, {names}) "
             f"SELECT id, {names} FROM leads WHERE id >= :first"
-        ),
-        {"first": first_new_id},
-    )
+        )
+    connection.execute(text(statement), {"first": first_new_id})
 
 
 def refresh_statistics() -> None:
@@ -117,6 +130,6 @@ def refresh_statistics() -> None:
     engine = db.engine
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("VACUUM (ANALYZE) leads")
+            connection.exec_driver_sql("VACUUM (ANALYZE) leads, lead_search")
         else:
             connection.exec_driver_sql("ANALYZE")

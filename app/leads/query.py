@@ -224,7 +224,11 @@ def count(account: Account, query: ListQuery) -> int:
     cached = _counts.get(key)
     if cached is not None:
         return cached
-    statement = select(func.count()).select_from(Lead).where(*_conditions(account, query))
+    statement = None
+    if not query.filters:
+        statement = lead_search.count_statement(account.id, query.archived, query.words)
+    if statement is None:
+        statement = select(func.count()).select_from(Lead).where(*_conditions(account, query))
     total = db.session.scalar(statement) or 0
     _counts.put(key, total)
     return total

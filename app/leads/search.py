@@ -1,31 +1,70 @@
 """Search: every word must appear, ignoring case, in some text field of the lead.
 
 Served by a trigram index on each database (migration 0002): on PostgreSQL a pg_trgm GIN
-index over a generated column of all searchable text, on SQLite an FTS5 `trigram` table kept
-in sync by triggers.
+index over a narrow table of each lead's searchable text, on SQLite an FTS5 `trigram` table;
+triggers keep both in sync with the leads.
 Trigrams need words of 3+ characters; shorter words fall back to a LIKE over the columns
 (correct, but a scan). `%` and `_` are always literal.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 
 from app.extensions import db
 from app.leads.fields import SEARCHABLE
 from app.models import Lead
 
 TRIGRAM = 3
-# PostgreSQL: all searchable text of a lead, lower-cased, in a generated column with a
-# pg_trgm index (migration 0002).
-DOCUMENT = literal_column("leads.search_document")
+# PostgreSQL: each lead's searchable text, lower-cased, in a narrow table kept by a trigger,
+# with a pg_trgm index (migration 0002). Not a model: only the database writes it.
+LEAD_SEARCH = table(
+    "lead_search",
+    column("lead_id"),
+    column("account_id"),
+    column("archived"),
+    column("document"),
+)
 
 
 def condition(words: list[str]) -> ColumnElement[bool]:
     """Leads where each word is a substring of some searchable field."""
     if db.engine.dialect.name == "postgresql":
-        return and_(*(DOCUMENT.like(_pattern(w.lower())) for w in words))
+        return exists().where(LEAD_SEARCH.c.lead_id == Lead.id, *_document_matches(words))
     return _sqlite_condition(words)
+
+
+def count_statement(account_id: int, archived: bool, words: list[str]) -> Select | None:
+    """On PostgreSQL, the count of a search alone, from the search table only (it holds the
+    account and the archived flag too), else None."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    return (
+        select(func.count())
+        .select_from(LEAD_SEARCH)
+        .where(
+            LEAD_SEARCH.c.account_id == account_id,
+            LEAD_SEARCH.c.archived == archived,
+            *_document_matches(words),
+        )
+    )
+
+
+def _document_matches(words: list[str]) -> list[ColumnElement[bool]]:
+    return [LEAD_SEARCH.c.document.like(_pattern(w.lower())) for w in words]
 
 
 def _pattern(word: str) -> str:

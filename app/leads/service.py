@@ -60,8 +60,17 @@ def history(account: Account, lead_id: int) -> list[AuditEvent]:
     return list(db.session.scalars(query))
 
 
-def create(account: Account, values: dict[str, Any], actor: Actor) -> Lead:
-    """A new lead in the account from validated values (attribute names)."""
+def create(
+    account: Account,
+    values: dict[str, Any],
+    actor: Actor,
+    then: Callable[[Lead], None] | None = None,
+) -> Lead:
+    """A new lead in the account from validated values (attribute names).
+
+    `then` runs with the new lead inside the same transaction, after its audit entry: what it
+    writes (an idempotency key) commits together with the lead, or not at all.
+    """
     actor.require(Permission.WRITE)
 
     def write() -> Lead:
@@ -78,6 +87,8 @@ def create(account: Account, values: dict[str, Any], actor: Actor) -> Lead:
         }
         _count(account, archived=lead.archived, delta=1)
         _audit(account, lead.id, Event.CREATED, changes, actor)
+        if then is not None:
+            then(lead)
         return lead
 
     return _transaction(write)

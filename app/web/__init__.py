@@ -28,4 +28,4 @@ def _require_sign_in() -> Response | None:
     return None
 
 
-from app.web import leads  # noqa: E402, F401  (registers routes)
+from app.web import leads, settings  # noqa: E402, F401  (registers routes)

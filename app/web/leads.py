@@ -224,6 +224,7 @@ def confirm_delete(lead_id: int) -> str:
 @bp.post("/leads/<id:lead_id>/delete")
 def delete(lead_id: int) -> Response:
     """Delete the lead and return to the list."""
+    web_actor().require(Permission.DELETE)  # before the look-up, as on every route: 403 first
     account = signed_in().account
     lead = service.get(account, lead_id)
     name = f"{lead.first_name} {lead.last_name}"

@@ -7,8 +7,9 @@ Revises: 0001
   for text. It serves the sort in both directions, deep pages, equality filters and counts.
 - Text columns use the "C" collation on PostgreSQL, so that lower() and ordering behave as on
   SQLite (identical results on both databases).
-- Search: on PostgreSQL a generated column holding all searchable text, lower-cased, with a
-  pg_trgm GIN index; on SQLite an FTS5 trigram table kept in sync by triggers. Both serve substring search for terms of 3+ characters.
+- Search: on PostgreSQL a narrow table lead_search (the lead's searchable text, lower-cased,
+  kept by a trigger) with a pg_trgm GIN index; on SQLite an FTS5 trigram table kept in sync
+  by triggers. Both serve substring search for terms of 3+ characters.
 - accounts.data_version, bumped by every lead write, keys the cached counts.
 
 The field lists below are a snapshot of the catalogue at this revision (a migration must not
@@ -91,7 +92,6 @@ SEARCHED = [
     "notes",
     "created_by",
 ]
-SEARCH_COLUMN = "search_document"  # PostgreSQL only; SQLite searches through leads_fts
 SEARCH_DOCUMENT = (
     "lower(("
     + " || ' ' || ".join(f"coalesce({c}, '')" for c in SEARCHED)
@@ -125,17 +125,50 @@ def upgrade():
     for name, columns, include in _sort_indexes():
         op.create_index(name, "leads", columns, postgresql_include=include)
     if dialect == "postgresql":
-        # Stored, so that checking a candidate row reads the text instead of rebuilding it.
-        op.execute(
-            f"ALTER TABLE leads ADD COLUMN {SEARCH_COLUMN} text "
-            f"GENERATED ALWAYS AS ({SEARCH_DOCUMENT}) STORED"
-        )
-        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute(
-            f"CREATE INDEX ix_leads_search_trgm ON leads USING gin ({SEARCH_COLUMN} gin_trgm_ops)"
-        )
+        _create_search_table()
     elif dialect == "sqlite":
         _create_fts()
+
+
+def _create_search_table():
+    """PostgreSQL: each lead's searchable text in a narrow table, kept by a trigger.
+
+    Checking a trigram candidate reads this small row instead of the wide lead row: a search
+    that matches a sixth of a million leads reads half the data.
+    """
+    document = SEARCH_DOCUMENT.replace("coalesce(", "coalesce(l.")
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.execute(
+        "CREATE TABLE lead_search ("
+        " lead_id integer PRIMARY KEY REFERENCES leads (id) ON DELETE CASCADE,"
+        " account_id integer NOT NULL,"
+        " archived boolean NOT NULL,"
+        " document text NOT NULL)"
+    )
+    op.execute(
+        "CREATE FUNCTION lead_search_document(l leads) RETURNS text "
+        f"LANGUAGE sql IMMUTABLE AS $$ SELECT {document} $$"
+    )
+    op.execute(
+        "CREATE FUNCTION lead_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO lead_search VALUES "
+        "(NEW.id, NEW.account_id, NEW.archived, lead_search_document(NEW)) "
+        "ON CONFLICT (lead_id) DO UPDATE SET account_id = EXCLUDED.account_id, "
+        "archived = EXCLUDED.archived, document = EXCLUDED.document; "
+        "RETURN NULL; END $$"
+    )
+    columns = ", ".join(["account_id", "archived", *SEARCHED])
+    op.execute(
+        "CREATE TRIGGER leads_search_sync AFTER INSERT OR UPDATE OF "
+        f"{columns} ON leads FOR EACH ROW EXECUTE FUNCTION lead_search_sync()"
+    )
+    op.execute(
+        "INSERT INTO lead_search SELECT id, account_id, archived, lead_search_document(leads) "
+        "FROM leads"
+    )
+    op.execute(
+        "CREATE INDEX ix_lead_search_trgm ON lead_search USING gin (document gin_trgm_ops)"
+    )
 
 
 def _create_fts():
@@ -165,8 +198,10 @@ def _create_fts():
 def downgrade():
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_leads_search_trgm")
-        op.execute(f"ALTER TABLE leads DROP COLUMN IF EXISTS {SEARCH_COLUMN}")
+        op.execute("DROP TRIGGER IF EXISTS leads_search_sync ON leads")
+        op.execute("DROP TABLE IF EXISTS lead_search")
+        op.execute("DROP FUNCTION IF EXISTS lead_search_sync()")
+        op.execute("DROP FUNCTION IF EXISTS lead_search_document(leads)")
     elif dialect == "sqlite":
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS leads_fts_{trigger}")

@@ -1,0 +1,140 @@
+"""Admin settings pages: the account's members and its API tokens.
+
+Admins only: every view asks for the manage permission before it reads any input, so other
+roles get 403 and learn nothing. The rules live in `app.auth.members` and `app.auth.api_tokens`.
+Pages that show a secret once (a temporary password, a new token) are never cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, make_response, redirect, render_template, url_for
+from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response
+
+from app.auth import api_tokens
+from app.auth import members as membership
+from app.auth.forms import ROLE_CHOICES, MemberForm, RoleForm, TokenForm
+from app.auth.sessions import signed_in, web_actor
+from app.models import Role
+from app.permissions import ROLE_PERMISSIONS, Actor, Permission
+from app.web import bp
+
+
+def _admin() -> Actor:
+    """The signed-in user as an actor who may manage the account (Forbidden otherwise)."""
+    actor = web_actor()
+    actor.require(Permission.MANAGE)
+    return actor
+
+
+def _page(template: str, status: int, **context: Any) -> Response:
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _members_page(form: MemberForm, status: int = 200, **extra: Any) -> Response:
+    current = signed_in()
+    return _page(
+        "settings/members.html",
+        status,
+        form=form,
+        members=membership.members(_admin(), current.account),
+        roles=ROLE_CHOICES,
+        role_permissions=ROLE_PERMISSIONS,
+        me=current.user.id,
+        **extra,
+    )
+
+
+def _tokens_page(form: TokenForm, status: int = 200, **extra: Any) -> Response:
+    tokens = api_tokens.live_tokens(_admin(), signed_in().account)
+    return _page("settings/tokens.html", status, form=form, tokens=tokens, **extra)
+
+
+@bp.get("/settings/members")
+def members() -> Response:
+    """The account's members, with forms to add one, change a role or remove one."""
+    return _members_page(MemberForm())
+
+
+@bp.post("/settings/members")
+def add_member() -> Response:
+    """Add a member by email; a new user's temporary password is shown this once."""
+    actor = _admin()
+    form = MemberForm()
+    if not form.validate_on_submit():
+        return _members_page(form, 400)
+    try:
+        added = membership.add(
+            actor, signed_in().account, form.email.data or "", Role(form.role.data)
+        )
+    except membership.MemberRefused as refusal:
+        form.email.errors = [str(refusal)]
+        return _members_page(form, 409)
+    if added.temporary_password is not None:
+        return _members_page(MemberForm(formdata=None), added=added)
+    user, role = added.membership.user, added.membership.role
+    flash(f"Added {user.email} as {role}; they sign in with their own password.", "success")
+    return redirect(url_for("web.members"), 303)
+
+
+@bp.post("/settings/members/<id:membership_id>/role")
+def change_role(membership_id: int) -> Response:
+    """Give a member another role; the account's last admin keeps theirs."""
+    actor = _admin()
+    form = RoleForm()
+    if not form.validate_on_submit():
+        raise BadRequest("Choose one of the roles: " + ", ".join(r.value for r in Role) + ".")
+    role = Role(form.role.data)
+    try:
+        changed = membership.change_role(actor, signed_in().account, membership_id, role)
+    except membership.MemberRefused as refusal:
+        return _members_page(MemberForm(formdata=None), 409, refusal=str(refusal))
+    flash(f"{changed.user.email} is now {role}.", "success")
+    if changed.user_id == signed_in().user.id and role is not Role.ADMIN:
+        return redirect(url_for("web.index"), 303)  # no longer allowed on the settings pages
+    return redirect(url_for("web.members"), 303)
+
+
+@bp.post("/settings/members/<id:membership_id>/remove")
+def remove_member(membership_id: int) -> Response:
+    """Take a member out of the account; every session of theirs ends."""
+    actor = _admin()
+    account = signed_in().account
+    try:
+        user = membership.remove(actor, account, membership_id)
+    except membership.MemberRefused as refusal:
+        return _members_page(MemberForm(formdata=None), 409, refusal=str(refusal))
+    flash(f"Removed {user.email} from {account.name}; their sessions have ended.", "success")
+    return redirect(url_for("web.members"), 303)
+
+
+@bp.get("/settings/tokens")
+def tokens() -> Response:
+    """The account's live API tokens, with a form to create one and buttons to revoke."""
+    return _tokens_page(TokenForm())
+
+
+@bp.post("/settings/tokens")
+def create_token() -> Response:
+    """Create an API token acting as you; its secret is shown this once."""
+    actor = _admin()
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(form, 400)
+    current = signed_in()
+    token, secret = api_tokens.create(
+        actor, current.account, current.user, form.name.data or "", read_only=form.read_only.data
+    )
+    return _tokens_page(TokenForm(formdata=None), created=token, secret=secret)
+
+
+@bp.post("/settings/tokens/<id:token_id>/revoke")
+def revoke_token(token_id: int) -> Response:
+    """Revoke an API token: refused from its next request on, in every worker."""
+    token = api_tokens.revoke(_admin(), signed_in().account, token_id)
+    flash(f"Revoked the API token {token.name}.", "success")
+    return redirect(url_for("web.tokens"), 303)
