@@ -67,10 +67,14 @@ def begin_write() -> None:
 
     Ends the read transaction the request may have open (nothing is pending in it), so the
     write transaction starts fresh: `BEGIN IMMEDIATE` on SQLite, a plain one on PostgreSQL.
+    Inside a write transaction already, it does nothing (so write helpers can call it).
     """
-    if db.session().in_transaction():
-        db.session.commit()
-    db.session.connection(execution_options={_WRITE: True})
+    session = db.session()
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(_WRITE):
+            return
+        session.commit()
+    session.connection(execution_options={_WRITE: True})
 
 
 def close_sessions_safely(app: Flask) -> None:

@@ -200,6 +200,7 @@ def run(setup: dict, seconds: float) -> None:
         "SECRET_KEY": "bench-secret-key",
         "SESSION_COOKIE_SECURE": "false",
         "RATELIMIT_ENABLED": "false",
+        "GUNICORN_MAX_REQUESTS": "0",  # keep each worker (and its caches) for the whole run
     }
     print(f"\n== {name}: gunicorn -k sync -w 2, wrk -c1, 3 runs of {seconds:g} s each, medians")
     with gunicorn("bench.hello:app", env) as (hello_base, _):

@@ -50,6 +50,7 @@ def prepare(database: Path, leads: int) -> tuple[dict[str, str], str, str]:
         "SECRET_KEY": "bench-ui-secret",
         "SESSION_COOKIE_SECURE": "false",
         "RATELIMIT_ENABLED": "false",
+        "GUNICORN_MAX_REQUESTS": "0",  # keep each worker (and its caches) for the whole run
         "HTMX_SOURCE": "local",
     }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]

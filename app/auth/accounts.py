@@ -7,6 +7,7 @@ import secrets
 from sqlalchemy import func, select, update
 
 from app.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
+from app.database import begin_write
 from app.extensions import db
 from app.models import Account, Membership, Role, User
 
@@ -38,7 +39,9 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     assert user is not None
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        new_hash = hash_password(password)
+        begin_write()
+        user.password_hash = new_hash
         db.session.commit()
     return user
 
@@ -111,6 +114,7 @@ def create_user(email: str, password: str) -> User:
 def end_sessions(user: User) -> None:
     """Bump the user's session version: every session cookie and session token of theirs dies
     on its next request (the caller commits)."""
+    begin_write()
     db.session.execute(
         update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
     )
@@ -122,6 +126,8 @@ def change_password(user: User, current: str, new: str) -> None:
         raise PasswordRefused("current", "That is not your current password.")
     if problem := password_problem(new):
         raise PasswordRefused("password", problem)
-    user.password_hash = hash_password(new)
+    new_hash = hash_password(new)
+    begin_write()
+    user.password_hash = new_hash
     end_sessions(user)
     db.session.commit()

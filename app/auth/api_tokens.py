@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.auth.tokens import create_api_token
+from app.database import begin_write
 from app.extensions import db
 from app.models import Account, ApiToken, User
 from app.permissions import Actor, Permission
@@ -36,6 +37,7 @@ def create(
     """A new token acting as `owner` (with the owner's role, or read-only); the secret is
     returned this once and never stored."""
     actor.require(Permission.MANAGE)
+    begin_write()
     token, secret = create_api_token(owner, account, name.strip(), read_only=read_only)
     db.session.commit()
     return token, secret
@@ -44,6 +46,7 @@ def create(
 def revoke(actor: Actor, account: Account, token_id: int) -> ApiToken:
     """Revoke the token: the API refuses it from the next request on."""
     actor.require(Permission.MANAGE)
+    begin_write()
     token = db.session.scalar(
         select(ApiToken).where(
             ApiToken.id == token_id,
