@@ -252,7 +252,7 @@ def rows(
             return _load(ids)
         statement = _unfiltered_page(query.sort, query.archived)
         params = {"account_id": account.id, "limit": limit, "offset": query.offset}
-        return list(db.session.execute(statement, params))
+        return list(db.session.connection().execute(statement, params))
     order = _order_by(query)
     return _load(_filtered_page_ids(account, query, order, limit, total))
 
@@ -327,7 +327,7 @@ def _load(ids: list[int]) -> list[LeadRow]:
     """The leads with these ids, in this order."""
     if not ids:
         return []
-    found = {row.id: row for row in db.session.execute(_BY_IDS, {"ids": ids})}
+    found = {row.id: row for row in db.session.connection().execute(_BY_IDS, {"ids": ids})}
     return [found[i] for i in ids if i in found]
 
 
