@@ -49,10 +49,12 @@ def _on_begin(conn: Connection) -> None:
         return  # e.g. ANALYZE or VACUUM: no transaction around it
     # A writer takes the write lock up front: a deferred transaction that upgrades later fails
     # at once with SQLITE_BUSY, ignoring the busy timeout.
-    immediate = conn.get_execution_options().get(_WRITE, False)
-    # Straight to the driver: this runs for every request, and SQLAlchemy's statement
-    # machinery (events, result set-up) would cost more than the BEGIN itself.
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if conn.get_execution_options().get(_WRITE, False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # may time out: SQLAlchemy wraps the error
+    else:
+        # A deferred BEGIN never waits or fails; straight to the driver, as it runs for every
+        # request and SQLAlchemy's statement machinery would cost more than the BEGIN itself.
+        conn.connection.dbapi_connection.execute("BEGIN")
 
 
 def _sqlite_from_hint(compiler: SQLiteCompiler, table: Any, text: str | None) -> str | None:
