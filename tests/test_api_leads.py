@@ -623,3 +623,21 @@ def test_unsupported_methods_answer_405_problems(world):
 def test_unknown_api_paths_answer_404_problems(world):
     assert_problem(world.alice.get("/api/nothing-here"), 404)
     assert_problem(world.alice.get("/api/leads/1/nothing"), 404)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["HTTP://{", "https://exa_mple.com/x.png", "https://-bad.com/", "https://example.com:99999/"],
+)
+def test_picture_url_needs_a_real_host(world, url):
+    response = world.alice.post(
+        "/api/leads", json={"firstName": "A", "lastName": "B", "imgSrc": url}
+    )
+    assert_problem(response, 400, "imgSrc")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://münchen.de/a.png", "http://[::1]:8080/a.png", "https://10.0.0.1/a.png"]
+)
+def test_picture_url_accepts_international_names_and_addresses(world, url):
+    assert world.alice.create_lead(imgSrc=url)["imgSrc"] == url

@@ -151,16 +151,6 @@ def record(app: Flask, test: str, numbers: dict[str, Any]) -> None:
     path.write_text(json.dumps(FIGURES, indent=2, ensure_ascii=False) + "\n")
 
 
-def without_aborted_favicons(browsing: Browsing) -> list[str]:
-    """The console errors and failed requests of the test, but a favicon fetch cut off by the
-    next navigation (Chromium fetches it after the load event, and these tests navigate at
-    once), which is no problem."""
-    browsing.problems[:] = [
-        p for p in browsing.problems if not re.search(r"/favicon\.svg: net::ERR_ABORTED$", p)
-    ]
-    return browsing.problems
-
-
 def watched_page(browsing: Browsing, **kwargs: Any) -> tuple[Page, Watch]:
     watch = Watch(browsing.base_url)
     return watch.attach(browsing.new_page(**kwargs)), watch
@@ -398,7 +388,7 @@ def test_every_ui_action_without_csp_violations_or_console_errors(
     page.goto("/leads")
     page.wait_for_url(re.compile(r"/login\?next="))
 
-    problems = without_aborted_favicons(browsing)
+    problems = browsing.problems
     record(app, "tour", watch.numbers() | {"console_errors": len(problems)})
     watch.assert_clean(page)
     browsing.assert_clean()
@@ -594,7 +584,6 @@ def test_pages_on_other_origins_cannot_forge_requests_or_read_anything(
     expect(victim.locator(".user-email")).to_have_text("alice@acme.test")
     expect(victim.locator("#account-select")).to_have_value(world.acme)
     expect(victim.locator(ROWS)).to_have_count(1)
-    without_aborted_favicons(browsing)
     browsing.assert_clean()
 
 
@@ -878,7 +867,7 @@ def test_xss_corpus_never_runs(app: Flask, world: World, browsing: Browsing, csp
     hover_around(page, mouse=True)
     assert_inert(page, watch, "the list after deleting")
 
-    problems = without_aborted_favicons(browsing)
+    problems = browsing.problems
     numbers = watch.numbers() | {"payloads": len(PAYLOADS), "places_checked": watch.places}
     # Any of these would have failed an assert_inert above: none ran, none became markup.
     numbers |= {"executions": 0, "injected_elements": 0, "console_errors": len(problems)}

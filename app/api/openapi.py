@@ -94,7 +94,7 @@ def _value_schema(field: Field, *, request: bool) -> Schema:
                 schema["maxLength"] = field.max_length
             if field.kind is Kind.EMAIL:  # email-validator accepts international addresses
                 schema["format"] = "idn-email"
-            if field.kind is Kind.URL:  # not "uri": the host is checked no further than urlsplit
+            if field.kind is Kind.URL:  # not "uri": international host names are no URIs
                 schema["description"] = "An http:// or https:// URL, as it was entered."
             if field.required:
                 schema |= {"minLength": 1, "pattern": r"\S"}

@@ -7,6 +7,7 @@ so a bad email gets the same words in the form and in the API.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ MONEY_DECIMALS = "Must have at most 2 decimal places."
 
 _SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MULTILINE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _PHONE = re.compile(r"\+?[0-9 ().\-]+")
 # ASCII digits only: `\d` would also accept other scripts' digits, which int() converts.
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -190,10 +192,27 @@ def check_email(value: str) -> None:
 def _check_url(value: str) -> None:
     try:
         parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536  # .port raises when malformed
     except ValueError:
         raise FieldError(URL) from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value:
+    if parts.scheme.lower() not in ("http", "https") or " " in value or not port_ok:
         raise FieldError(URL)
+    if not _is_host(parts.hostname or ""):
+        raise FieldError(URL)
+
+
+def _is_host(host: str) -> bool:
+    """A DNS name (international names allowed) or an IP address."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return all(_HOST_LABEL.fullmatch(label) for label in ascii_host.rstrip(".").split("."))
 
 
 def _check_range(field: Field, value: int | Decimal) -> None:
