@@ -72,7 +72,7 @@ def engine_options(url: str, config: Mapping[str, Any]) -> dict[str, Any]:
         # pysqlite's `timeout` is SQLite's busy timeout, in seconds.
         return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
     return {
-        "pool_pre_ping": True,  # recover by itself after a PostgreSQL restart
+        # No pool_pre_ping (a round trip per request): app/database.py pings idle connections.
         "pool_recycle": 1800,
         # fail fast while the server is unreachable
         "connect_args": {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]},

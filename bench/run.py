@@ -2,6 +2,7 @@
 
     python bench/run.py                       # every database that bench/load.py prepared
     python bench/run.py --only sqlite --seconds 2
+    python bench/run.py --cases 'date|search'           # the cases whose name matches
 
 For each database it starts `gunicorn -k sync -w 2 wsgi:app` (and a Flask hello-world with
 the same settings), then runs each case with `wrk -c1` three times and prints the median
@@ -193,7 +194,7 @@ def raw_sql_ms(setup: dict, case: Case, env: dict[str, str]) -> float | None:
     return statistics.median(timings)
 
 
-def run(setup: dict, seconds: float) -> None:
+def run(setup: dict, seconds: float, only_cases: re.Pattern[str] | None = None) -> None:
     name = setup["database"]
     env = {
         "DATABASE_URL": setup["url"],
@@ -218,6 +219,8 @@ def run(setup: dict, seconds: float) -> None:
     ):
         cookie = session_cookie(base, setup["email"], setup["password"])
         for case in cases(setup):
+            if only_cases and not only_cases.search(case.name):
+                continue
             headers = {"Authorization": f"Bearer {setup['token']}"}
             if case.kind != "api":
                 headers = {"Cookie": cookie}
@@ -262,6 +265,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each wrk run")
+    parser.add_argument("--cases", type=re.compile, help="only the cases whose name matches")
     args = parser.parse_args()
     setups = sorted(DATA.glob("setup-*.json"))
     if not setups:
@@ -269,7 +273,7 @@ def main() -> None:
     for path in setups:
         setup = json.loads(path.read_text())
         if args.only in (None, setup["database"]):
-            run(setup, args.seconds)
+            run(setup, args.seconds, args.cases)
 
 
 if __name__ == "__main__":

@@ -260,6 +260,11 @@ def test_search_and_sort_indexes_cover_the_catalogue():
         "numberOfEmployees=10,60&sort=-numberOfEmployees",
         "search=acme&sort=company",
         "search=smith&processStage=Qualified",
+        "search=%C3%89MILE",  # ÉMILE: accents and case, tested lead by lead in a walk
+        "search=z%C3%BCrich&sort=company",
+        "search=50%25",  # % is literal
+        "search=a_b",  # _ is literal
+        "search=ACME%20inc",
         "lastContacted=2024-03-01,2024-03-09&sort=email",
     ],
 )

@@ -20,7 +20,7 @@ from app.extensions import db
 from tests.conftest import _drop_database, _server_command
 from tests.conftest import test_config as config_for
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 
 from app.extensions import db
 from app.leads.fields import Field
-from app.models import Account, Lead
+from app.models import Account, Lead, sort_index_name
 
 MIN_PREFIX = 200
 MAX_PREFIX = 5_000  # beyond this, gathering the matches costs less than walking
@@ -81,7 +81,7 @@ def _matches_in_prefix(
         .where(Lead.account_id == account.id, Lead.archived == (true() if archived else false()))
         .order_by(*order)
         .limit(size)
-        .with_hint(Lead, f"INDEXED BY ix_leads_sort_{sort_field.name}", "sqlite")
+        .with_hint(Lead, sort_index_hint(sort_field), "sqlite")
     )
     walked = prefix.subquery("walked")
     statement = (
@@ -94,6 +94,11 @@ def _matches_in_prefix(
         .offset(offset)
     )
     return list(db.session.scalars(statement))
+
+
+def sort_index_hint(field: Field) -> str:
+    """SQLite's hint to use the field's sort index."""
+    return f"INDEXED BY {sort_index_name(field)}"
 
 
 def can_walk(sort: tuple[Any, ...]) -> bool:
@@ -146,6 +151,5 @@ def gather(
     if searching:  # the search table, then leads by rowid: no lead index at all
         return statement.with_hint(Lead, "NOT INDEXED", "sqlite")
     if filter_field is not None and filter_field.sortable:
-        hint = f"INDEXED BY ix_leads_sort_{filter_field.name}"
-        return statement.with_hint(Lead, hint, "sqlite")
+        return statement.with_hint(Lead, sort_index_hint(filter_field), "sqlite")
     return statement

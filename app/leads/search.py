@@ -47,6 +47,17 @@ def condition(words: list[str]) -> ColumnElement[bool]:
     return _sqlite_condition(words)
 
 
+def row_condition(words: list[str]) -> ColumnElement[bool]:
+    """The same test as `condition`, made on each lead by itself: for leads read anyway.
+
+    On SQLite a LIKE over the columns of a few hundred leads takes well under a millisecond,
+    while the trigram table would first list every match of a common word (25 ms for 12% of
+    a million)."""
+    if db.engine.dialect.name == "postgresql":
+        return condition(words)
+    return and_(*(_scan(w) for w in words))
+
+
 def count_statement(account_id: int, archived: bool, words: list[str]) -> Select | None:
     """On PostgreSQL, the count of a search alone, from the search table only (it holds the
     account and the archived flag too), else None."""
