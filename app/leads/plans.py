@@ -26,6 +26,10 @@ from app.models import Account, Lead, sort_index_name
 
 MIN_PREFIX = 200
 MAX_PREFIX = 5_000  # beyond this, gathering the matches costs less than walking
+# When the filter's index alone yields the matches in their sort values (a filter in the
+# default order: every sort index ends with created_at), gathering one match costs about a
+# tenth of reading one lead in a walk (measured on 1,000,000 leads, both databases).
+COVERED_GATHER_SHARE = 10
 
 
 def walk(
@@ -40,8 +44,10 @@ def walk(
     matches: int | None,
     estimated: bool,
     scope: int,
+    covered: bool = False,
 ) -> list[int] | None:
-    """The page's ids from a prefix of the sort order, or None when the prefix falls short.
+    """The page's ids from a prefix of the sort order, or None when the prefix falls short
+    or when gathering the matches from a `covered` index costs less.
 
     The prefix is about three times what the density of matches (exact, `estimated`, or
     unknown) needs for the page.
@@ -51,6 +57,8 @@ def walk(
         if matches == 0:
             return []
         size = max(MIN_PREFIX, 3 * depth * scope // matches)
+        if covered and not estimated and matches < size * COVERED_GATHER_SHARE:
+            return None
     else:
         size = max(MIN_PREFIX, 20 * depth)
     # An estimate may ignore part of the conditions: then a second, longest try.

@@ -301,6 +301,7 @@ def _filtered_page_ids(
             matches=matches,
             estimated=estimated,
             scope=account.archived_leads if query.archived else account.live_leads,
+            covered=_gather_is_covered(query),
         )
         if ids is not None:
             return ids
@@ -313,6 +314,18 @@ def _filtered_page_ids(
         filter_field=query.filters[0].field if query.filters else None,
     )
     return list(db.session.scalars(statement))
+
+
+def _gather_is_covered(query: ListQuery) -> bool:
+    """Whether the filter's sort index alone holds the matches and their order: one filtered
+    field, no search, the default order (every sort index ends with created_at)."""
+    fields = {f.field.name for f in query.filters}
+    return (
+        len(fields) == 1
+        and not query.words
+        and query.filters[0].field.sortable
+        and [k.field.name for k in query.sort] == ["created_at"]
+    )
 
 
 def _matches(account: Account, query: ListQuery) -> int | None:
