@@ -59,11 +59,8 @@ def detail(lead_id: str) -> Response:
     """The lead with its audit log, oldest entry first."""
     account = current_account()
     lead = service.get(account, _lead_id(lead_id))
-    response = _lead_response(lead)
-    body = response.get_json()
-    body["auditLog"] = [audit_to_json(e) for e in service.history(account, lead.id)]
-    response.set_data(jsonify(body).get_data())
-    return response
+    history = [audit_to_json(e) for e in service.history(account, lead.id)]
+    return _lead_response(lead, auditLog=history)
 
 
 @bp.patch("/leads/<lead_id>")
@@ -101,8 +98,8 @@ def _set_archived(lead_id: str, *, archived: bool) -> Response:
     return _lead_response(lead)
 
 
-def _lead_response(lead: Lead, status: int = 200) -> Response:
-    response = jsonify(lead_to_json(lead, current_account().public_id))
+def _lead_response(lead: Lead, status: int = 200, **extra: object) -> Response:
+    response = jsonify(lead_to_json(lead, current_account().public_id) | extra)
     response.status_code = status
     response.headers["ETag"] = lead.etag
     return response
