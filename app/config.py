@@ -45,6 +45,9 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "MAX_FORM_MEMORY_SIZE": MIB,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Send the cookie only when the session changed: a response to an older request (a
+        # field checked on blur) would otherwise overwrite a newer one, flash messages and all.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", not debug),
         "API_SESSION_HOURS": int(env.get("API_SESSION_HOURS", "12")),
         # Browser sessions end after this long without a request, and after this long at most.

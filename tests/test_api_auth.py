@@ -61,6 +61,14 @@ def test_login_refuses_wrong_password_and_unknown_email_alike(world):
     assert PASSWORD not in wrong.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("email", ["\x00", "alice@acme.test\x00", "ali\x07ce@acme.test"])
+def test_login_with_control_characters_is_an_unknown_email(world, email):
+    """PostgreSQL refuses a NUL in any text: the look-up must not reach it (it was a 400)."""
+    response = login(world.client, email)
+    assert_unauthorized(response)
+    assert response.get_json() == login(world.client, "nobody@acme.test").get_json()
+
+
 def test_login_refuses_missing_or_invalid_fields(world):
     for body, fields in [
         ({}, {"email", "password"}),

@@ -52,6 +52,19 @@ def test_each_request_restarts_the_idle_clock(app, world):
         assert int(time.time()) - session["seen"] < 5
 
 
+def test_a_request_that_changes_nothing_sends_no_cookie(app, world):
+    """Two requests of one page run at once (a field checked on blur, then "Save"): if the
+    older answer carried its copy of the session, it would overwrite the newer one and lose
+    the "Saved" message. Only a changed session is sent back."""
+    bob = signed_in_client(app, "bob@acme.test")
+    bob.get("/leads")  # the idle clock was just restarted: nothing left to change
+    unchanged = bob.get("/leads/new")
+    assert unchanged.status_code == 200
+    assert "Set-Cookie" not in unchanged.headers
+    age_session(bob, idle=120)
+    assert "Set-Cookie" in bob.get("/leads").headers  # the idle clock moved: sent
+
+
 def test_a_session_older_than_the_absolute_limit_ends_even_when_busy(app, world):
     bob = signed_in_client(app, "bob@acme.test")
     max_age = app.config["SESSION_MAX_HOURS"] * 3600
