@@ -67,7 +67,9 @@ def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any)
     if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
         return
     try:
-        dbapi_connection.cursor().execute("SELECT 1")
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
         dbapi_connection.rollback()
     except Exception as error:  # any driver error: the pool connects afresh
         raise DisconnectionError(str(error)) from error

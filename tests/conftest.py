@@ -22,6 +22,9 @@ from app.extensions import db
 from app.leads import facets, query
 from tests.support import World, build_world
 
+# The browser tests' fixtures (browser, live_server, browsing), for every module that asks.
+pytest_plugins = ("tests.browser_support",)
+
 BACKENDS = ["sqlite", "postgresql"]
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 

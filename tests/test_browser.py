@@ -29,11 +29,6 @@ except ImportError as error:
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=browser_support.TIMEOUT_MS)
 
-# Fixtures from browser_support, bound here so pytest finds them for this module.
-browser = browser_support.browser
-live_server = browser_support.live_server
-browsing = browser_support.browsing
-
 FIRST_NAMES = (
     "Ada Ben Cleo Dev Eli Fay Gus Hana Ivo Jun Kai Lea Max Nia Oto Pia Quin Rae Sol Tia Uma "
     "Vik Wen Xia Yan"

@@ -49,11 +49,6 @@ except ImportError as error:
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=browser_support.TIMEOUT_MS)
 
-# Fixtures from browser_support, bound here so pytest finds them for this module.
-browser = browser_support.browser
-live_server = browser_support.live_server
-browsing = browser_support.browsing
-
 ROWS = "#lead-results tbody tr"
 TEXT_FIELDS = [f.json for f in FIELDS if f.kind is Kind.TEXT and f.writable]
 TEXT_LABELS = [f.label for f in FIELDS if f.kind is Kind.TEXT and f.writable]
