@@ -31,8 +31,10 @@ TIMEOUT_MS = 10_000  # generous: CI machines run other tests at the same time
 # What Chromium logs for any response with an error status, even one the app sends on purpose.
 ERROR_STATUS = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 # Requests that the next navigation may cut off, which is no problem: Chromium fetches the favicon
-# after the load event, and a field checked on blur is still being checked when "Save" submits.
-SUPERSEDED = re.compile(r"/favicon\.svg$|/leads/fields/\w+$")
+# after the load event, a field checked on blur is still being checked when "Save" submits, and a
+# page left quickly may still be revalidating its static files. A static file that is really
+# missing or broken answers with an error status, which the console watcher reports.
+SUPERSEDED = re.compile(r"^/static/|/favicon\.svg$|/leads/fields/\w+$")
 
 
 def unavailable(reason: str) -> NoReturn:
