@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql.base import PGCompiler
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -17,6 +18,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, Pool
 from app.extensions import db
 
 _WRITE = "pulse_write"
+_WROTE = "pulse_wrote"  # in a connection's info: its transaction ran more than SELECTs
 log = logging.getLogger(__name__)
 
 
@@ -70,13 +72,25 @@ def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any)
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
-        dbapi_connection.rollback()
+        dbapi_connection.commit()  # not rollback(): see end_read_transaction
     except Exception as error:  # any driver error: the pool connects afresh
         raise DisconnectionError(str(error)) from error
 
 
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not compiled.statement.is_select:
+        # Not a SELECT (or SQL text, which could be anything): perhaps a write, so the
+        # transaction must not end with the COMMIT of end_read_transaction.
+        conn.info[_WROTE] = True
+
+
 @event.listens_for(Engine, "begin")
 def _on_begin(conn: Connection) -> None:
+    conn.info[_WROTE] = False
     if conn.dialect.name != "sqlite":
         return
     if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
@@ -99,6 +113,19 @@ def _sqlite_from_hint(compiler: SQLiteCompiler, table: Any, text: str | None) ->
 # SQLite dialect leaves empty; SQLite's hints are INDEXED BY and NOT INDEXED (plans.py).
 SQLiteCompiler.get_from_hint_text = _sqlite_from_hint
 
+_pg_limit_clause = PGCompiler.limit_clause
+
+
+def _pg_literal_limit_clause(compiler: PGCompiler, select: Any, **kw: Any) -> str:
+    return _pg_limit_clause(compiler, select, **(kw | {"literal_execute": True}))
+
+
+# LIMIT and OFFSET go into the SQL text as numbers, not parameters. With a parameter there,
+# PostgreSQL cannot cost a prepared statement's generic plan (it assumes a tenth of the rows),
+# so it plans the query afresh on every execution; with numbers, a page query is planned once
+# per connection and then only executed. Each distinct page is its own prepared statement.
+PGCompiler.limit_clause = _pg_literal_limit_clause
+
 
 def begin_write() -> None:
     """Start the session's transaction as a writer.
@@ -115,6 +142,20 @@ def begin_write() -> None:
     session.connection(execution_options={_WRITE: True})
 
 
+def end_read_transaction() -> None:
+    """End a transaction that only read with a COMMIT rather than the usual ROLLBACK.
+
+    Both end it the same way, but psycopg drops every prepared statement of the connection on
+    ROLLBACK, and so PostgreSQL would plan each query of every request afresh (a millisecond
+    for the token lookup alone). Anything written, pending or unknown still rolls back.
+    """
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if not session.connection().info.get(_WROTE, True):
+        session.commit()
+
+
 def close_sessions_safely(app: Flask) -> None:
     """End each request's session before Flask-SQLAlchemy's own teardown, whatever the state of
     its connection.
@@ -128,6 +169,8 @@ def close_sessions_safely(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(error: BaseException | None) -> None:
         try:
+            if error is None:
+                end_read_transaction()
             db.session.remove()
         except DBAPIError as lost:
             log.warning("database connection lost at the end of a request: %s", lost.orig)

@@ -18,7 +18,19 @@ from functools import lru_cache
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
@@ -271,8 +283,8 @@ def _unfiltered_page(sort: tuple[SortKey, ...], archived: bool) -> Select:
             Lead.archived == (true() if archived else false()),
         )
         .order_by(*order)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
         .with_hint(Lead, plans.sort_index_hint(sort[0].field), "sqlite")
         .subquery()
     )
