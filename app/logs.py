@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import inspect
 
 # Where the app leaves who made the request, for gunicorn's access log (read as `{…}e` atoms).
 ENVIRON_USER = "pulse.user"
@@ -35,26 +34,14 @@ def _base(record: logging.LogRecord, message: str) -> dict[str, Any]:
 
 
 def identity() -> dict[str, Any]:
-    """The signed-in user's id and account id, read without touching the database.
-
-    Error handlers roll the session back, which expires every loaded object: reading a
-    column then would query a database that may be down, so only what is loaded is used.
-    """
+    """The caller's user id and account id (API caller or signed-in user), if known."""
     who = g.get("caller") or g.get("signed_in")
-    fields: dict[str, Any] = {}
     if who is None:
-        return fields
+        return {}
     try:
-        user_key = inspect(who.user).identity
-        account = inspect(who.membership).dict.get("account")
-        public_id = inspect(account).dict.get("public_id") if account is not None else None
+        return {key: value for key, value in who.identity().items() if value}
     except Exception:  # a log line must never fail the request it describes
-        return fields
-    if user_key:
-        fields["user"] = user_key[0]
-    if public_id:
-        fields["account"] = public_id
-    return fields
+        return {}
 
 
 def request_fields() -> dict[str, Any]:

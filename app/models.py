@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -48,6 +49,47 @@ class Account(db.Model):
     # Bumped by every lead write in the account: cached counts are valid for one version.
     data_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccountView(Protocol):
+    """An account as its lead list and lead writes need it: an Account, or an AccountRecord."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def public_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def live_leads(self) -> int: ...
+    @property
+    def archived_leads(self) -> int: ...
+    @property
+    def data_version(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """An account read as plain values (with the API token that acts in it): nothing to load
+    later, nothing that a rollback expires."""
+
+    id: int
+    public_id: str
+    name: str
+    live_leads: int
+    archived_leads: int
+    data_version: int
+
+    @classmethod
+    def of(cls, account: AccountView) -> AccountRecord:
+        return cls(
+            account.id,
+            account.public_id,
+            account.name,
+            account.live_leads,
+            account.archived_leads,
+            account.data_version,
+        )
 
 
 class User(db.Model):

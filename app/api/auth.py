@@ -10,9 +10,10 @@ from app.api.body import json_object
 from app.api.context import caller, public
 from app.auth.accounts import authenticate, memberships
 from app.auth.tokens import SessionToken, issue_session_token
+from app.extensions import db
 from app.leads.serialize import iso
 from app.leads.validation import ValidationError
-from app.models import Account, User
+from app.models import AccountView, User
 from app.ratelimits import throttle_sign_in
 
 
@@ -44,10 +45,13 @@ def session() -> Response:
         account = _account_json(current.account)
         token = request.headers["Authorization"].partition(" ")[2].strip()
         return jsonify(token=token, expiresAt=None, primaryAccount=account, accounts=[account])
-    return jsonify(_session_body(current.user, current.session))
+    user = db.session.get(User, current.user_id)
+    if user is None:  # deleted since the token was read
+        raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
+    return jsonify(_session_body(user, current.session))
 
 
-def _account_json(account: Account) -> dict[str, str]:
+def _account_json(account: AccountView) -> dict[str, str]:
     return {"accountId": account.public_id, "accountName": account.name}
 
 

@@ -11,8 +11,14 @@ from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
 from app.auth.accounts import AccountRefused, membership_for
-from app.auth.tokens import API_TOKEN_PREFIX, SessionToken, find_api_token, read_session_token
-from app.models import Account, ApiToken, Membership, Role, User
+from app.auth.tokens import (
+    API_TOKEN_PREFIX,
+    SessionToken,
+    TokenGrant,
+    find_api_token,
+    read_session_token,
+)
+from app.models import AccountRecord, Role
 from app.permissions import Actor
 
 ACCOUNT_HEADER = "X-Account-Id"
@@ -22,14 +28,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Caller:
-    user: User
-    membership: Membership
-    api_token: ApiToken | None = None
+    """Who calls, as plain values: safe to read at any time, even after a rollback."""
+
+    user_id: int
+    email: str
+    role: Role
+    account: AccountRecord
+    api_token: TokenGrant | None = None
     session: SessionToken | None = None
 
-    @property
-    def account(self) -> Account:
-        return self.membership.account
+    def identity(self) -> dict[str, Any]:
+        """The user id and account id that the request's log lines carry."""
+        return {"user": self.user_id, "account": self.account.public_id}
 
 
 def public(view: F) -> F:
@@ -42,7 +52,7 @@ def caller() -> Caller:
     return g.caller
 
 
-def current_account() -> Account:
+def current_account() -> AccountRecord:
     return g.caller.account
 
 
@@ -50,8 +60,8 @@ def actor() -> Actor:
     """The caller as the domain sees it, with the request details the audit log keeps."""
     c: Caller = g.caller
     return Actor(
-        email=c.user.email,
-        role=Role(c.membership.role),
+        email=c.email,
+        role=c.role,
         api_key=c.api_token.name if c.api_token else None,
         read_only=bool(c.api_token and c.api_token.read_only),
         method=request.method,
@@ -92,13 +102,12 @@ def _api_token_caller(secret: str) -> Caller:
     found = find_api_token(secret)
     if found is None:
         raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
-    token, membership = found
     requested = _requested_account()  # only once the token is known good: 401 comes first
-    if requested is not None and requested != token.account.public_id:
+    if requested is not None and requested != found.account.public_id:
         raise Forbidden("An API token acts only in its own account.")
-    if membership is None:
+    if found.role is None:
         raise Unauthorized("The token's user is no longer a member of its account.")
-    return Caller(user=token.user, membership=membership, api_token=token)
+    return Caller(found.user_id, found.email, found.role, found.account, api_token=found)
 
 
 def _session_caller(token: str) -> Caller:
@@ -112,4 +121,5 @@ def _session_caller(token: str) -> Caller:
     except AccountRefused:
         which = f"account {requested}" if requested else "any account"
         raise Forbidden(f"You are not a member of {which}.") from None
-    return Caller(user=user, membership=membership, session=session)
+    account = AccountRecord.of(membership.account)
+    return Caller(user.id, user.email, Role(membership.role), account, session=session)

@@ -57,7 +57,7 @@ def request_scope(caller: Caller) -> Scope | None:
     if caller.api_token is not None:
         credential = f"token:{caller.api_token.id}"
     else:
-        credential = f"user:{caller.user.id}"
+        credential = f"user:{caller.user_id}"
     return Scope(caller.account.id, credential, key)
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy import inspect
 
 from app.auth.accounts import AccountRefused, end_sessions, membership_for, memberships
 from app.extensions import db
@@ -38,6 +39,15 @@ class SignedIn:
     @property
     def role(self) -> Role:
         return Role(self.membership.role)
+
+    def identity(self) -> dict[str, Any]:
+        """The user id and account id for log lines, read without touching the database:
+        error handlers roll the session back, which expires every loaded object, and reading
+        a column then would query a database that may be down."""
+        user_key = inspect(self.user).identity
+        account = inspect(self.membership).dict.get("account")
+        public_id = inspect(account).dict.get("public_id") if account is not None else None
+        return {"user": user_key[0] if user_key else None, "account": public_id}
 
 
 def sign_in(user: User) -> None:

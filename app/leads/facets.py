@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.leads.fields import Field
-from app.models import Account, Lead
+from app.models import AccountView, Lead
 
 TTL_SECONDS = 300
 LIMIT = 40
@@ -21,7 +21,7 @@ _cache: dict[tuple[int, str], tuple[float, list[str]]] = {}
 _lock = Lock()
 
 
-def common_values(account: Account, field: Field) -> list[str]:
+def common_values(account: AccountView, field: Field) -> list[str]:
     """Up to 40 of the field's most frequent values in the account, sorted by name."""
     key = (account.id, field.name)
     now = time.monotonic()
@@ -42,7 +42,7 @@ def common_values(account: Account, field: Field) -> list[str]:
     return values
 
 
-def forget(account: Account) -> None:
+def forget(account: AccountView) -> None:
     """Drop the account's cached values (after the user adds a value, say)."""
     with _lock:
         for key in [k for k in _cache if k[0] == account.id]:

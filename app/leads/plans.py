@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 
 from app.extensions import db
 from app.leads.fields import Field
-from app.models import Account, Lead, sort_index_name
+from app.models import AccountView, Lead, sort_index_name
 
 MIN_PREFIX = 200
 MAX_PREFIX = 5_000  # beyond this, gathering the matches costs less than walking
@@ -33,7 +33,7 @@ COVERED_GATHER_SHARE = 10
 
 
 def walk(
-    account: Account,
+    account: AccountView,
     archived: bool,
     conditions: list[ColumnElement[bool]],
     order: list[ColumnElement[Any]],
@@ -75,7 +75,7 @@ def walk(
 
 
 def _matches_in_prefix(
-    account: Account,
+    account: AccountView,
     archived: bool,
     conditions: list[ColumnElement[bool]],
     order: list[ColumnElement[Any]],

@@ -45,7 +45,7 @@ from app.leads.validation import (
     parse_decimal,
     parse_integer,
 )
-from app.models import Account, Lead, leads_table
+from app.models import AccountView, Lead, leads_table
 from app.models import sort_expression as model_sort_expression
 
 MAX_PAGE_SIZE = 100
@@ -216,14 +216,14 @@ class Page:
         return self.query.offset + len(self.leads)
 
 
-def run(account: Account, query: ListQuery) -> Page:
+def run(account: AccountView, query: ListQuery) -> Page:
     """One page of the account's leads, with the exact number of matching leads."""
     total = count(account, query)
     leads = rows(account, query, total=total) if query.offset < total else []
     return Page(leads=leads, total_count=total, query=query)
 
 
-def count(account: Account, query: ListQuery) -> int:
+def count(account: AccountView, query: ListQuery) -> int:
     """The exact number of leads matching the query.
 
     Unfiltered, it is the account's running count, kept exact by every write. Filtered counts
@@ -247,7 +247,7 @@ def count(account: Account, query: ListQuery) -> int:
 
 
 def rows(
-    account: Account, query: ListQuery, extra: int = 0, total: int | None = None
+    account: AccountView, query: ListQuery, extra: int = 0, total: int | None = None
 ) -> list[LeadRow]:
     """The leads of the query's page (plus `extra` more, to tell if a next page exists).
 
@@ -292,7 +292,7 @@ def _unfiltered_page(sort: tuple[SortKey, ...], archived: bool) -> Select:
 
 
 def _filtered_page_ids(
-    account: Account,
+    account: AccountView,
     query: ListQuery,
     order: list[ColumnElement[Any]],
     limit: int,
@@ -340,7 +340,7 @@ def _gather_is_covered(query: ListQuery) -> bool:
     )
 
 
-def _matches(account: Account, query: ListQuery) -> int | None:
+def _matches(account: AccountView, query: ListQuery) -> int | None:
     """How many leads match, if it is cheap to know: the exact count for filters (cached,
     and asked for next anyway), SQLite's estimate for searches, else None."""
     if query.words:
@@ -359,7 +359,7 @@ def _load(ids: list[int]) -> list[LeadRow]:
     return [found[i] for i in ids if i in found]
 
 
-def _split_by_emptiness(account: Account, query: ListQuery, limit: int) -> list[int] | None:
+def _split_by_emptiness(account: AccountView, query: ListQuery, limit: int) -> list[int] | None:
     """Page ids for a descending sort on PostgreSQL by a field that may be empty, else None.
 
     PostgreSQL's index keeps empty values last in ascending order, so reading it backwards
@@ -399,7 +399,7 @@ def _split_by_emptiness(account: Account, query: ListQuery, limit: int) -> list[
 
 
 def _conditions(
-    account: Account, query: ListQuery, *, row_by_row: bool = False
+    account: AccountView, query: ListQuery, *, row_by_row: bool = False
 ) -> list[ColumnElement[bool]]:
     """The WHERE clause of a list query; the account comes first (see rows()). `row_by_row`:
     for a few hundred leads already read (a walk), where testing each costs less than

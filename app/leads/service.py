@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,7 +20,7 @@ from app.database import begin_write
 from app.extensions import db
 from app.leads.fields import BY_NAME, COLUMNS
 from app.leads.serialize import json_value
-from app.models import Account, AuditEvent, Lead
+from app.models import Account, AccountView, AuditEvent, Lead
 from app.permissions import Actor, Permission
 from app.sqltypes import utcnow
 
@@ -42,7 +43,7 @@ class Event:
     DELETED = "lead_deleted"
 
 
-def get(account: Account, lead_id: int) -> Lead:
+def get(account: AccountView, lead_id: int) -> Lead:
     """The lead with this id in this account, or LeadNotFound."""
     lead = db.session.scalar(_in_account(account, lead_id))
     if lead is None:
@@ -50,7 +51,7 @@ def get(account: Account, lead_id: int) -> Lead:
     return lead
 
 
-def history(account: Account, lead_id: int) -> list[AuditEvent]:
+def history(account: AccountView, lead_id: int) -> list[AuditEvent]:
     """The lead's audit entries, oldest first."""
     query = (
         select(AuditEvent)
@@ -61,7 +62,7 @@ def history(account: Account, lead_id: int) -> list[AuditEvent]:
 
 
 def create(
-    account: Account,
+    account: AccountView,
     values: dict[str, Any],
     actor: Actor,
     then: Callable[[Lead], None] | None = None,
@@ -85,7 +86,7 @@ def create(
             for f in COLUMNS
             if getattr(lead, f.name) is not None
         }
-        _count(account, archived=lead.archived, delta=1)
+        _leads_changed(account, **_counted(lead.archived, 1))
         _audit(account, lead.id, Event.CREATED, changes, actor)
         if then is not None:
             then(lead)
@@ -95,7 +96,7 @@ def create(
 
 
 def update(
-    account: Account,
+    account: AccountView,
     lead_id: int,
     values: dict[str, Any],
     actor: Actor,
@@ -111,7 +112,7 @@ def update(
         changes = _apply(lead, others)
         if changes:
             _audit(account, lead.id, Event.UPDATED, changes, actor)
-            _new_data_version(account)
+            _leads_changed(account)
         if archived != lead.archived:
             _set_archived(account, lead, archived, actor)
         elif changes:
@@ -122,7 +123,7 @@ def update(
 
 
 def set_archived(
-    account: Account,
+    account: AccountView,
     lead_id: int,
     archived: bool,
     actor: Actor,
@@ -141,7 +142,7 @@ def set_archived(
 
 
 def delete(
-    account: Account,
+    account: AccountView,
     lead_id: int,
     actor: Actor,
     expected_versions: frozenset[int] | None = None,
@@ -156,18 +157,18 @@ def delete(
             for f in COLUMNS
             if getattr(lead, f.name) is not None
         }
-        _count(account, archived=lead.archived, delta=-1)
+        _leads_changed(account, **_counted(lead.archived, -1))
         _audit(account, lead.id, Event.DELETED, changes, actor)
         db.session.delete(lead)
 
     _transaction(write)
 
 
-def _in_account(account: Account, lead_id: int):
+def _in_account(account: AccountView, lead_id: int):
     return select(Lead).where(Lead.account_id == account.id, Lead.id == lead_id)
 
 
-def _lock(account: Account, lead_id: int, expected_versions: frozenset[int] | None) -> Lead:
+def _lock(account: AccountView, lead_id: int, expected_versions: frozenset[int] | None) -> Lead:
     """Load the lead for writing (row-locked on PostgreSQL) and check the client's version."""
     lead = db.session.scalar(_in_account(account, lead_id).with_for_update())
     if lead is None:
@@ -194,31 +195,35 @@ def _touch(lead: Lead) -> None:
     lead.updated_at = max(utcnow(), lead.updated_at + timedelta(milliseconds=1))
 
 
-def _set_archived(account: Account, lead: Lead, archived: bool, actor: Actor) -> None:
+def _set_archived(account: AccountView, lead: Lead, archived: bool, actor: Actor) -> None:
     lead.archived = archived
     _touch(lead)
-    _count(account, archived=not archived, delta=-1)
-    _count(account, archived=archived, delta=1)
+    _leads_changed(account, **_counted(not archived, -1), **_counted(archived, 1))
     event = Event.ARCHIVED if archived else Event.UNARCHIVED
     _audit(account, lead.id, event, {"archived": [not archived, archived]}, actor)
 
 
-def _count(account: Account, *, archived: bool, delta: int) -> None:
-    """Adjust the account's exact lead counts in SQL, so concurrent writers add up."""
-    if archived:
-        account.archived_leads = Account.archived_leads + delta
-    else:
-        account.live_leads = Account.live_leads + delta
-    _new_data_version(account)
+def _counted(archived: bool, delta: int) -> dict[str, int]:
+    return {"archived": delta} if archived else {"live": delta}
 
 
-def _new_data_version(account: Account) -> None:
-    """Note that the account's leads changed: counts cached for older versions are stale."""
-    account.data_version = Account.data_version + 1
+def _leads_changed(account: AccountView, *, live: int = 0, archived: int = 0) -> None:
+    """Adjust the account's exact lead counts and bump its data version (counts cached for
+    older versions are stale), in SQL so that concurrent writers add up. On the connection,
+    not the session: an autoflush would write the lead twice (two versions for one change)."""
+    db.session.connection().execute(
+        sa.update(Account)
+        .where(Account.id == account.id)
+        .values(
+            live_leads=Account.live_leads + live,
+            archived_leads=Account.archived_leads + archived,
+            data_version=Account.data_version + 1,
+        )
+    )
 
 
 def _audit(
-    account: Account, lead_id: int, event: str, changes: dict[str, list[Any]], actor: Actor
+    account: AccountView, lead_id: int, event: str, changes: dict[str, list[Any]], actor: Actor
 ) -> None:
     db.session.add(
         AuditEvent(
