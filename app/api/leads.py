@@ -9,7 +9,7 @@ from app.api import bp, idempotency
 from app.api.body import json_object
 from app.api.context import actor, caller, current_account
 from app.leads import query, service
-from app.leads.serialize import audit_to_json, lead_to_json
+from app.leads.serialize import audit_to_json, lead_to_json, rows_to_json
 from app.leads.validation import Source, validate
 from app.models import Lead
 from app.permissions import Permission
@@ -23,7 +23,7 @@ def index() -> Response:
     account = current_account()
     page = query.run(account, query.ListQuery.from_args(request.args))
     return jsonify(
-        data=[lead_to_json(lead, account.public_id) for lead in page.leads],
+        data=rows_to_json(page.leads, account.public_id),
         totalCount=page.total_count,
         totalPages=page.total_pages,
         currentPage=page.query.page,
