@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from collections.abc import Iterable
+
+from flask import Flask, Response, request
 
 from app.web.assets import HTMX_CDN_URL
 
 
-def content_security_policy() -> str:
+def content_security_policy(htmx_source: str) -> str:
     """Scripts only from this app (and the pinned htmx file on the CDN), no inline script or
     style, no eval; images also from https (a lead's picture); never inside a frame."""
-    scripts = "'self'" if current_app.config["HTMX_SOURCE"] == "local" else f"'self' {HTMX_CDN_URL}"
+    scripts = "'self'" if htmx_source == "local" else f"'self' {HTMX_CDN_URL}"
     return "; ".join(
         (
             "default-src 'self'",
@@ -26,19 +28,32 @@ def content_security_policy() -> str:
     )
 
 
-def _add_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy())
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    # Flask-WTF's CSRF check needs a same-origin Referer over HTTPS: not "no-referrer".
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    return response
+def security_headers(htmx_source: str) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Content-Security-Policy", content_security_policy(htmx_source)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        # Flask-WTF's CSRF check needs a same-origin Referer over HTTPS: not "no-referrer".
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    )
+
+
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def add_missing(response: Response, headers: Iterable[tuple[str, str]]) -> None:
+    """Add each header the response does not have yet (one pass over its headers: werkzeug's
+    setdefault scans them and raises an exception for every header it does not find)."""
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(k, v) for k, v in headers if k.lower() not in present])
 
 
 def register_security_headers(app: Flask) -> None:
-    app.after_request(_add_headers)
+    headers = security_headers(app.config["HTMX_SOURCE"])
+
+    @app.after_request
+    def _add_headers(response: Response) -> Response:
+        add_missing(response, (*headers, HSTS) if request.is_secure else headers)
+        return response

@@ -3,6 +3,7 @@
 from flask import Blueprint, Response
 
 from app.ratelimits import api_limit
+from app.security import add_missing
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -10,7 +11,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.after_request
 def _no_store(response: Response) -> Response:
     # Lead data is private: never kept by browsers or shared caches.
-    response.headers.setdefault("Cache-Control", "no-store")
+    add_missing(response, [("Cache-Control", "no-store")])
     return response
 
 
