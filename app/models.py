@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
     String,
     Table,
     Text,
@@ -236,7 +237,16 @@ class Lead(db.Model):
 
     @property
     def etag(self) -> str:
-        return f'"{self.id}-{self.version}"'
+        return etag(self.id, self.version)
+
+
+LeadRow = Row[Any]  # a lead's columns, read-only, by attribute (lead.first_name)
+AuditRow = Row[Any]  # an audit event's columns, read-only, by attribute (event.user_email)
+
+
+def etag(lead_id: int, version: int) -> str:
+    """The lead's entity tag: its id and version (If-Match names the version it expects)."""
+    return f'"{lead_id}-{version}"'
 
 
 class AuditEvent(db.Model):

@@ -11,7 +11,7 @@ from app.api.context import actor, caller, current_account
 from app.leads import query, service
 from app.leads.serialize import audit_to_json, lead_to_json, rows_to_json
 from app.leads.validation import Source, validate
-from app.models import Lead
+from app.models import Lead, etag
 from app.permissions import Permission
 
 MAX_ID = 2**31 - 1  # leads.id is a 32-bit INTEGER column (PostgreSQL refuses larger values)
@@ -58,9 +58,11 @@ def _created(lead: Lead) -> Response:
 def detail(lead_id: str) -> Response:
     """The lead with its audit log, oldest entry first."""
     account = current_account()
-    lead = service.get(account, _lead_id(lead_id))
+    lead = service.read(account, _lead_id(lead_id))
     history = [audit_to_json(e) for e in service.history(account, lead.id)]
-    return _lead_response(lead, auditLog=history)
+    response = jsonify(rows_to_json([lead], account.public_id)[0] | {"auditLog": history})
+    response.headers["ETag"] = etag(lead.id, lead.version)
+    return response
 
 
 @bp.patch("/leads/<lead_id>")
@@ -101,7 +103,7 @@ def _set_archived(lead_id: str, *, archived: bool) -> Response:
 def _lead_response(lead: Lead, status: int = 200, **extra: object) -> Response:
     response = jsonify(lead_to_json(lead, current_account().public_id) | extra)
     response.status_code = status
-    response.headers["ETag"] = lead.etag
+    response.headers["ETag"] = etag(lead.id, lead.version)
     return response
 
 

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Row,
     Select,
     and_,
     bindparam,
@@ -45,7 +44,7 @@ from app.leads.validation import (
     parse_decimal,
     parse_integer,
 )
-from app.models import AccountView, Lead, leads_table
+from app.models import AccountView, Lead, LeadRow, leads_table
 from app.models import sort_expression as model_sort_expression
 
 MAX_PAGE_SIZE = 100
@@ -55,7 +54,6 @@ MAX_SEARCH_LENGTH = 200
 MAX_SEARCH_WORDS = 10
 MAX_FILTER_VALUES = 50
 RESERVED = ("page", "pageSize", "search", "sort", "archived")
-LeadRow = Row[Any]  # a lead's columns, read-only, by attribute (lead.first_name)
 
 
 @dataclass(frozen=True)

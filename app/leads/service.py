@@ -13,14 +13,22 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.database import begin_write
 from app.extensions import db
 from app.leads.fields import BY_NAME, COLUMNS
 from app.leads.serialize import json_value
-from app.models import Account, AccountView, AuditEvent, Lead
+from app.models import (
+    Account,
+    AccountView,
+    AuditEvent,
+    AuditRow,
+    Lead,
+    LeadRow,
+    leads_table,
+)
 from app.permissions import Actor, Permission
 from app.sqltypes import utcnow
 
@@ -51,14 +59,36 @@ def get(account: AccountView, lead_id: int) -> Lead:
     return lead
 
 
-def history(account: AccountView, lead_id: int) -> list[AuditEvent]:
-    """The lead's audit entries, oldest first."""
-    query = (
-        select(AuditEvent)
-        .where(AuditEvent.account_id == account.id, AuditEvent.lead_id == lead_id)
-        .order_by(AuditEvent.id)
+def read(account: AccountView, lead_id: int) -> LeadRow:
+    """The lead as a read-only row (nothing for the ORM to track), or LeadNotFound."""
+    row = (
+        db.session.connection()
+        .execute(_ONE_LEAD, {"account_id": account.id, "lead_id": lead_id})
+        .first()
     )
-    return list(db.session.scalars(query))
+    if row is None:
+        raise LeadNotFound(lead_id)
+    return row
+
+
+def history(account: AccountView, lead_id: int) -> list[AuditRow]:
+    """The lead's audit entries as read-only rows, oldest first."""
+    params = {"account_id": account.id, "lead_id": lead_id}
+    return list(db.session.connection().execute(_HISTORY, params))
+
+
+_ONE_LEAD = select(leads_table).where(
+    leads_table.c.account_id == bindparam("account_id"), leads_table.c.id == bindparam("lead_id")
+)
+_audit_events = AuditEvent.__table__
+_HISTORY = (
+    select(_audit_events)
+    .where(
+        _audit_events.c.account_id == bindparam("account_id"),
+        _audit_events.c.lead_id == bindparam("lead_id"),
+    )
+    .order_by(_audit_events.c.id)
+)
 
 
 def create(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from app.leads.fields import BY_JSON
 from app.leads.service import Event
-from app.models import AuditEvent
+from app.models import AuditRow
 from app.web.format import display, person
 
 MAX_VALUE_LENGTH = 80
@@ -45,7 +46,7 @@ def describe_change(json_name: str, old: object, new: object) -> str:
     return f"changed {label} from {_value(json_name, old)} to {_value(json_name, new)}"
 
 
-def entries(events: list[AuditEvent]) -> list[Entry]:
+def entries(events: Sequence[AuditRow]) -> list[Entry]:
     """The timeline, newest first."""
     result = []
     for event in reversed(events):
