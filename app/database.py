@@ -19,6 +19,8 @@ from app.extensions import db
 
 _WRITE = "pulse_write"
 _WROTE = "pulse_wrote"  # in a connection's info: its transaction ran more than SELECTs
+# A statement's execution option: PostgreSQL may plan it once per connection (see below).
+PLAN_ONCE = "pulse_plan_once"
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +79,23 @@ def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any)
         raise DisconnectionError(str(error)) from error
 
 
+@event.listens_for(Engine, "do_execute")
+def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+    """On PostgreSQL, let psycopg prepare the statements marked PLAN_ONCE and no other.
+
+    psycopg prepares a statement on its fifth run on a connection; after five more, PostgreSQL
+    may switch to one generic plan, made without looking at the parameters. That is ideal for
+    statements whose best plan never depends on them (a token by its hash, a lead by id, the
+    unfiltered page), which then skip planning. A filter's best plan depends on how common
+    its value is, so every other statement is planned afresh with its values, as it always was.
+    """
+    if context.dialect.name != "postgresql":
+        return None
+    prepare = None if context.execution_options.get(PLAN_ONCE) else False
+    cursor.execute(statement, parameters, prepare=prepare)
+    return True
+
+
 @event.listens_for(Engine, "before_cursor_execute")
 def _note_writes(
     conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
@@ -123,7 +142,7 @@ def _pg_literal_limit_clause(compiler: PGCompiler, select: Any, **kw: Any) -> st
 # LIMIT and OFFSET go into the SQL text as numbers, not parameters. With a parameter there,
 # PostgreSQL cannot cost a prepared statement's generic plan (it assumes a tenth of the rows),
 # so it plans the query afresh on every execution; with numbers, a page query is planned once
-# per connection and then only executed. Each distinct page is its own prepared statement.
+# per connection and then only executed (if it is marked PLAN_ONCE).
 PGCompiler.limit_clause = _pg_literal_limit_clause
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from werkzeug.datastructures import MultiDict
 
+from app.database import PLAN_ONCE
 from app.extensions import db
 from app.leads import plans
 from app.leads import search as lead_search
@@ -286,7 +287,8 @@ def _unfiltered_page(sort: tuple[SortKey, ...], archived: bool) -> Select:
         .with_hint(Lead, plans.sort_index_hint(sort[0].field), "sqlite")
         .subquery()
     )
-    return select(leads_table).join(page, leads_table.c.id == page.c.id).order_by(*order)
+    statement = select(leads_table).join(page, leads_table.c.id == page.c.id).order_by(*order)
+    return statement.execution_options(**{PLAN_ONCE: True})
 
 
 def _filtered_page_ids(
@@ -346,7 +348,11 @@ def _matches(account: AccountView, query: ListQuery) -> int | None:
     return count(account, query)
 
 
-_BY_IDS = select(leads_table).where(leads_table.c.id.in_(bindparam("ids", expanding=True)))
+_BY_IDS = (
+    select(leads_table)
+    .where(leads_table.c.id.in_(bindparam("ids", expanding=True)))
+    .execution_options(**{PLAN_ONCE: True})
+)
 
 
 def _load(ids: list[int]) -> list[LeadRow]:
