@@ -40,6 +40,9 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         # attempt for the server, before the request answers 503.
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "DATABASE_CONNECT_TIMEOUT": int(env.get("DATABASE_CONNECT_TIMEOUT", "3")),
+        # Server-side prepared statements on PostgreSQL (off behind a pooler that cannot keep
+        # them, such as PgBouncer before 1.21 in transaction mode).
+        "DATABASE_PREPARED_STATEMENTS": _flag(env, "DATABASE_PREPARED_STATEMENTS", True),
         # Request size caps: JSON bodies and forms alike.
         "MAX_CONTENT_LENGTH": MIB,
         "MAX_FORM_MEMORY_SIZE": MIB,
@@ -77,8 +80,12 @@ def engine_options(url: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         # No pool_pre_ping (a round trip per request): app/database.py pings idle connections.
         "pool_recycle": 1800,
-        # fail fast while the server is unreachable
-        "connect_args": {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]},
+        "connect_args": {
+            # fail fast while the server is unreachable
+            "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
+            # psycopg prepares a statement on its 5th run (None: never; see app/database.py)
+            "prepare_threshold": 5 if config["DATABASE_PREPARED_STATEMENTS"] else None,
+        },
     }
 
 

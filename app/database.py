@@ -7,8 +7,9 @@ import sqlite3
 import time
 from typing import Any
 
+import psycopg
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import CompoundSelect, Select, event
 from sqlalchemy.dialects.postgresql.base import PGCompiler
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, Engine
@@ -89,8 +90,8 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
     unfiltered page), which then skip planning. A filter's best plan depends on how common
     its value is, so every other statement is planned afresh with its values, as it always was.
     """
-    if context.dialect.name != "postgresql":
-        return None
+    if context.dialect.driver != "psycopg" or isinstance(cursor, psycopg.ServerCursor):
+        return None  # SQLite, or a server-side cursor (it takes no `prepare`)
     prepare = None if context.execution_options.get(PLAN_ONCE) else False
     cursor.execute(statement, parameters, prepare=prepare)
     return True
@@ -100,11 +101,17 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
 def _note_writes(
     conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
 ) -> None:
-    compiled = getattr(context, "compiled", None)
-    if compiled is None or not compiled.statement.is_select:
-        # Not a SELECT (or SQL text, which could be anything): perhaps a write, so the
-        # transaction must not end with the COMMIT of end_read_transaction.
+    if not _only_reads(getattr(context, "compiled", None)):
+        # Perhaps a write: the transaction must not end with the COMMIT of end_read_transaction.
         conn.info[_WROTE] = True
+
+
+def _only_reads(compiled: Any) -> bool:
+    """Whether a statement surely only reads: a SELECT built with SQLAlchemy, without a
+    data-changing CTE (SQL text, even `SELECT …`, could be anything)."""
+    if compiled is None or not isinstance(compiled.statement, Select | CompoundSelect):
+        return False
+    return not any(cte.element.is_dml for cte in (compiled.ctes or ()))
 
 
 @event.listens_for(Engine, "begin")
@@ -142,7 +149,8 @@ def _pg_literal_limit_clause(compiler: PGCompiler, select: Any, **kw: Any) -> st
 # LIMIT and OFFSET go into the SQL text as numbers, not parameters. With a parameter there,
 # PostgreSQL cannot cost a prepared statement's generic plan (it assumes a tenth of the rows),
 # so it plans the query afresh on every execution; with numbers, a page query is planned once
-# per connection and then only executed (if it is marked PLAN_ONCE).
+# per connection and then only executed (if it is marked PLAN_ONCE). A LIMIT given as a
+# bindparam() needs a type (Integer) to be written as a number.
 PGCompiler.limit_clause = _pg_literal_limit_clause
 
 
@@ -194,7 +202,8 @@ def close_sessions_safely(app: Flask) -> None:
         except DBAPIError as lost:
             log.warning("database connection lost at the end of a request: %s", lost.orig)
             db.session().invalidate()  # drop the connection without talking to the server
-            db.session.remove()
+        finally:
+            db.session.remove()  # never leak the connection, whatever failed above
 
 
 def is_sqlite() -> bool:

@@ -1,10 +1,10 @@
 """Flask's JSON responses written by orjson.
 
 A page of leads is a few hundred values; the standard library's encoder took a tenth of the
-request. orjson writes the same JSON (keys in insertion order, compact, UTF-8 rather than
-\\u escapes). Dates and dataclasses still go through Flask's own conversions, and anything
-orjson refuses (an integer beyond 64 bits) falls back to the standard encoder, so the output
-never depends on which one wrote it. Request bodies are still read by the standard library
+request. orjson writes the same values (keys in insertion order, compact, UTF-8 rather than
+\\u escapes; NaN, which no field can hold, as null). Dates and dataclasses still go through
+Flask's own conversions, and anything orjson refuses (an integer beyond 64 bits) falls back to
+the standard encoder, compact too. Request bodies are still read by the standard library
 (app/api/body.py), which keeps decimal numbers exact.
 """
 
@@ -38,4 +38,4 @@ class OrjsonProvider(DefaultJSONProvider):
         try:
             return orjson.dumps(obj, default=self.default, option=_OPTIONS)
         except orjson.JSONEncodeError:
-            return super().dumps(obj).encode()
+            return super().dumps(obj, separators=(",", ":")).encode()

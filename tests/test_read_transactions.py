@@ -8,11 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, insert, literal_column, select, text, update
+from sqlalchemy.dialects import postgresql
 
-from app.database import end_read_transaction
+from app import create_app
+from app.database import _only_reads, end_read_transaction
 from app.extensions import db
-from app.models import Lead
+from app.leads import service
+from app.models import Account, Lead, Role
+from app.permissions import Actor
+from tests.conftest import test_config as config_for
 from tests.web_support import signed_in_client
 
 
@@ -115,3 +120,52 @@ def test_postgres_plans_the_unfiltered_list_once_but_a_filter_every_time(world):
     assert any("FROM audit_events" in sql for sql, _ in prepared), prepared
     # A filter's best plan depends on how common its value is: never a generic plan for it.
     assert not [sql for sql, _ in prepared if "process_stage" in sql.split("WHERE", 1)[-1]]
+
+
+def test_postgres_prepares_nothing_when_told_not_to(world, database_url):
+    """Behind PgBouncer in transaction mode, prepared statements must stay off."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's prepared statements")
+    app = create_app(config_for(database_url) | {"DATABASE_PREPARED_STATEMENTS": False})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {world.alice.token}"}
+    for _ in range(12):
+        assert client.get("/api/leads", headers=headers).status_code == 200
+    with app.app_context():
+        prepared = db.session.execute(text("SELECT name FROM pg_prepared_statements")).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert prepared == []
+
+
+def test_a_server_side_cursor_still_streams(world):
+    world.alice.create_lead(firstName="Ana", lastName="Streamed")
+    with world.app.app_context():
+        streamed = select(Lead.last_name).execution_options(stream_results=True)
+        assert db.session.execute(streamed).scalars().all() == ["Streamed"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "reads"),
+    [
+        (select(Lead.id).where(Lead.id == 1), True),
+        (select(Lead.id).union(select(Lead.id)), True),
+        (text("SELECT 1"), False),  # SQL text could be anything
+        (update(Lead).values(first_name="x"), False),
+        (select(insert(Account).values(name="x").returning(Account.id).cte("made")), False),
+        (select(literal_column("1")).select_from(select(Lead.id).cte("ids")), True),
+    ],
+)
+def test_only_a_select_without_writes_counts_as_a_read(statement, reads):
+    assert _only_reads(statement.compile(dialect=postgresql.dialect())) is reads
+
+
+def test_a_write_leaves_the_accounts_counts_current_for_the_rest_of_the_request(world):
+    """The UI's loaded account must not show the counts from before a write it just made."""
+    with world.app.test_request_context():
+        account = db.session.scalar(select(Account).where(Account.name == "Acme"))
+        before = (account.live_leads, account.data_version)
+        actor = Actor(email="alice@acme.test", role=Role.ADMIN)
+        service.create(account, {"first_name": "Ana", "last_name": "Counted"}, actor)
+        assert (account.live_leads, account.data_version) == (before[0] + 1, before[1] + 1)
+        db.session.remove()

@@ -256,6 +256,8 @@ def _leads_changed(account: AccountView, *, live: int = 0, archived: int = 0) ->
             data_version=Account.data_version + 1,
         )
     )
+    if isinstance(account, Account):  # a loaded account (the UI's) must not show old counts
+        db.session.expire(account, ["live_leads", "archived_leads", "data_version"])
 
 
 def _audit(
