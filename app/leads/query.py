@@ -383,6 +383,7 @@ def _split_by_emptiness(account: AccountView, query: ListQuery, limit: int) -> l
         .order_by(value.desc(), Lead.id.desc())
         .limit(limit)
         .offset(query.offset)
+        .execution_options(**{PLAN_ONCE: True})  # unfiltered: the same plan for any account
     )
     ids = list(db.session.scalars(filled))
     if len(ids) == limit:
@@ -398,6 +399,7 @@ def _split_by_emptiness(account: AccountView, query: ListQuery, limit: int) -> l
         .order_by(Lead.id.desc())
         .limit(limit - len(ids))
         .offset(empty_offset)
+        .execution_options(**{PLAN_ONCE: True})
     )
     return ids + list(db.session.scalars(empty))
 
