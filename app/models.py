@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -52,23 +52,6 @@ class Account(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class AccountView(Protocol):
-    """An account as its lead list and lead writes need it: an Account, or an AccountRecord."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def public_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def live_leads(self) -> int: ...
-    @property
-    def archived_leads(self) -> int: ...
-    @property
-    def data_version(self) -> int: ...
-
-
 @dataclass(frozen=True)
 class AccountRecord:
     """An account read as plain values (with the API token that acts in it): nothing to load
@@ -82,15 +65,17 @@ class AccountRecord:
     data_version: int
 
     @classmethod
-    def of(cls, account: AccountView) -> AccountRecord:
-        return cls(
-            account.id,
-            account.public_id,
-            account.name,
-            account.live_leads,
-            account.archived_leads,
-            account.data_version,
-        )
+    def columns(cls) -> list[Any]:
+        """The Account columns a record is read from, in the order of its fields."""
+        return [getattr(Account, f.name) for f in fields(cls)]
+
+    @classmethod
+    def of(cls, account: Account) -> AccountRecord:
+        return cls(*(getattr(account, f.name) for f in fields(cls)))
+
+
+# An account as its lead list and lead writes need it: loaded (the UI's) or a plain record.
+AccountView = Account | AccountRecord
 
 
 class User(db.Model):

@@ -68,12 +68,7 @@ _LIVE_TOKEN = (
         ApiToken.user_id,
         User.email,
         Membership.role,
-        Account.id,
-        Account.public_id,
-        Account.name,
-        Account.live_leads,
-        Account.archived_leads,
-        Account.data_version,
+        *AccountRecord.columns(),
     )
     .join(User, User.id == ApiToken.user_id)
     .join(Account, Account.id == ApiToken.account_id)
