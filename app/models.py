@@ -220,10 +220,6 @@ class Lead(db.Model):
     # Every ORM update checks and bumps the version: a concurrent write can never be lost.
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": leads_table.c.version}
 
-    @property
-    def etag(self) -> str:
-        return etag(self.id, self.version)
-
 
 LeadRow = Row[Any]  # a lead's columns, read-only, by attribute (lead.first_name)
 AuditRow = Row[Any]  # an audit event's columns, read-only, by attribute (event.user_email)

@@ -11,7 +11,7 @@ from app.api.context import actor, caller, current_account
 from app.leads import query, service
 from app.leads.serialize import audit_to_json, lead_to_json, rows_to_json
 from app.leads.validation import Source, validate
-from app.models import Lead, etag
+from app.models import Lead, LeadRow, etag
 from app.permissions import Permission
 
 MAX_ID = 2**31 - 1  # leads.id is a 32-bit INTEGER column (PostgreSQL refuses larger values)
@@ -60,9 +60,8 @@ def detail(lead_id: str) -> Response:
     account = current_account()
     lead = service.read(account, _lead_id(lead_id))
     history = [audit_to_json(e) for e in service.history(account, lead.id)]
-    response = jsonify(rows_to_json([lead], account.public_id)[0] | {"auditLog": history})
-    response.headers["ETag"] = etag(lead.id, lead.version)
-    return response
+    body = rows_to_json([lead], account.public_id)[0] | {"auditLog": history}
+    return _json_with_etag(body, lead)
 
 
 @bp.patch("/leads/<lead_id>")
@@ -100,8 +99,12 @@ def _set_archived(lead_id: str, *, archived: bool) -> Response:
     return _lead_response(lead)
 
 
-def _lead_response(lead: Lead, status: int = 200, **extra: object) -> Response:
-    response = jsonify(lead_to_json(lead, current_account().public_id) | extra)
+def _lead_response(lead: Lead, status: int = 200) -> Response:
+    return _json_with_etag(lead_to_json(lead, current_account().public_id), lead, status)
+
+
+def _json_with_etag(body: dict[str, object], lead: Lead | LeadRow, status: int = 200) -> Response:
+    response = jsonify(body)
     response.status_code = status
     response.headers["ETag"] = etag(lead.id, lead.version)
     return response

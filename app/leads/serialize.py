@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Row
@@ -29,41 +30,35 @@ def json_value(field: Field, value: Any) -> Any:
 
 def lead_to_json(lead: Lead, account_public_id: str) -> dict[str, Any]:
     """The lead object of the API, without its audit log."""
+    return _to_json(lead, _BY_ATTRIBUTE, account_public_id)
+
+
+def rows_to_json(rows: Sequence[Row[Any]], account_public_id: str) -> list[dict[str, Any]]:
+    """Lead rows (the list's, a lead's page) as API objects. A row is read by position: by
+    attribute name, it costs a lookup per field, hundreds per page."""
+    if not rows:
+        return []
+    plan = _by_position(rows[0]._fields)
+    return [_to_json(row, plan, account_public_id) for row in rows]
+
+
+def _to_json(lead: Any, plan: _Plan, account_public_id: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for json_name, attribute, convert in _PLAN:
-        if attribute is None:
+    for json_name, read, convert in plan:
+        if read is None:
             data[json_name] = account_public_id
         else:
-            value = getattr(lead, attribute)
+            value = read(lead)
             data[json_name] = value if value is None or convert is None else convert(value)
     return data
 
 
-def rows_to_json(rows: Sequence[Row[Any]], account_public_id: str) -> list[dict[str, Any]]:
-    """Lead rows of the list as API objects, like lead_to_json but reading each row by
-    position (by attribute name, a row costs a lookup per field: hundreds per page)."""
-    if not rows:
-        return []
-    plan = _row_plan(rows[0]._fields)
-    result = []
-    for row in rows:
-        data: dict[str, Any] = {}
-        for json_name, index, convert in plan:
-            if index is None:
-                data[json_name] = account_public_id
-            else:
-                value = row[index]
-                data[json_name] = value if value is None or convert is None else convert(value)
-        result.append(data)
-    return result
-
-
 @lru_cache(maxsize=8)
-def _row_plan(columns: tuple[str, ...]) -> tuple[tuple[str, int | None, Any], ...]:
-    """The serializer's plan with each attribute replaced by its position in a row."""
+def _by_position(columns: tuple[str, ...]) -> _Plan:
+    """The serializer's plan for rows with these columns."""
     return tuple(
-        (json_name, None if attribute is None else columns.index(attribute), convert)
-        for json_name, attribute, convert in _PLAN
+        (json_name, None if name is None else itemgetter(columns.index(name)), convert)
+        for json_name, name, convert in _FIELDS
     )
 
 
@@ -87,9 +82,15 @@ def money_json(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-# How each kind reaches JSON (others are JSON-ready), and the serializer's plan: one entry
-# per field, computed once (the list serializes hundreds of values per request).
+# How each kind reaches JSON (others are JSON-ready).
 _CONVERTERS = {Kind.DATETIME: iso, Kind.MONEY: money_json}
-_PLAN: tuple[tuple[str, str | None, Any], ...] = tuple(
+# The serializer's plan: per field, its JSON name, how to read it (None for the account id)
+# and how to convert it; computed once, as the list serializes hundreds of values a request.
+_Plan = tuple[tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None], ...]
+_FIELDS = tuple(
     (f.json, None if f.kind is Kind.ACCOUNT else f.name, _CONVERTERS.get(f.kind)) for f in FIELDS
+)
+_BY_ATTRIBUTE: _Plan = tuple(
+    (json_name, None if name is None else attrgetter(name), convert)
+    for json_name, name, convert in _FIELDS
 )
