@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from flask import Flask
-from sqlalchemy import CompoundSelect, Select, event
+from sqlalchemy import CompoundSelect, Executable, Select, event
 from sqlalchemy.dialects.postgresql.base import PGCompiler
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Connection, Engine
@@ -20,8 +20,8 @@ from app.extensions import db
 
 _WRITE = "pulse_write"
 _WROTE = "pulse_wrote"  # in a connection's info: its transaction ran more than SELECTs
-# A statement's execution option: PostgreSQL may plan it once per connection (see below).
-PLAN_ONCE = "pulse_plan_once"
+_PLAN_ONCE = "pulse_plan_once"  # a statement's execution option: see plan_once()
+S = TypeVar("S", bound=Executable)
 log = logging.getLogger(__name__)
 
 
@@ -80,9 +80,15 @@ def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any)
         raise DisconnectionError(str(error)) from error
 
 
+def plan_once(statement: S) -> S:
+    """Mark a statement whose best plan never depends on its values: PostgreSQL may then plan
+    it once per connection (see _execute)."""
+    return statement.execution_options(**{_PLAN_ONCE: True})
+
+
 @event.listens_for(Engine, "do_execute")
 def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
-    """On PostgreSQL, let psycopg prepare the statements marked PLAN_ONCE and no other.
+    """On PostgreSQL, let psycopg prepare the statements marked by plan_once() and no other.
 
     psycopg prepares a statement on its fifth run on a connection; after five more, PostgreSQL
     may switch to one generic plan, made without looking at the parameters. That is ideal for
@@ -92,7 +98,7 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
     """
     if context.dialect.driver != "psycopg" or isinstance(cursor, psycopg.ServerCursor):
         return None  # SQLite, or a server-side cursor (it takes no `prepare`)
-    prepare = None if context.execution_options.get(PLAN_ONCE) else False
+    prepare = None if context.execution_options.get(_PLAN_ONCE) else False
     cursor.execute(statement, parameters, prepare=prepare)
     return True
 
@@ -149,7 +155,7 @@ def _pg_literal_limit_clause(compiler: PGCompiler, select: Any, **kw: Any) -> st
 # LIMIT and OFFSET go into the SQL text as numbers, not parameters. With a parameter there,
 # PostgreSQL cannot cost a prepared statement's generic plan (it assumes a tenth of the rows),
 # so it plans the query afresh on every execution; with numbers, a page query is planned once
-# per connection and then only executed (if it is marked PLAN_ONCE). A LIMIT given as a
+# per connection and then only executed (if it is marked by plan_once()). A LIMIT given as a
 # bindparam() needs a type (Integer) to be written as a number.
 PGCompiler.limit_clause = _pg_literal_limit_clause
 

@@ -11,7 +11,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, bindparam, select, update
 
-from app.database import PLAN_ONCE, begin_write
+from app.database import begin_write, plan_once
 from app.extensions import db
 from app.models import Account, AccountRecord, ApiToken, Membership, Role, User
 from app.sqltypes import utcnow
@@ -59,7 +59,7 @@ class TokenGrant:
 
 # Columns, not ORM objects: building five entities (token, user, membership and the account
 # twice) cost more than the query itself.
-_LIVE_TOKEN = (
+_LIVE_TOKEN = plan_once(
     select(
         ApiToken.id,
         ApiToken.name,
@@ -77,7 +77,6 @@ _LIVE_TOKEN = (
         and_(Membership.user_id == ApiToken.user_id, Membership.account_id == ApiToken.account_id),
     )
     .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
-    .execution_options(**{PLAN_ONCE: True})
 )
 _NOTE_USE = (
     update(ApiToken)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from werkzeug.datastructures import MultiDict
 
-from app.database import PLAN_ONCE
+from app.database import plan_once
 from app.extensions import db
 from app.leads import plans
 from app.leads import search as lead_search
@@ -288,7 +288,7 @@ def _unfiltered_page(sort: tuple[SortKey, ...], archived: bool) -> Select:
         .subquery()
     )
     statement = select(leads_table).join(page, leads_table.c.id == page.c.id).order_by(*order)
-    return statement.execution_options(**{PLAN_ONCE: True})
+    return plan_once(statement)
 
 
 def _filtered_page_ids(
@@ -298,7 +298,6 @@ def _filtered_page_ids(
     limit: int,
     total: int | None,
 ) -> list[int]:
-    conditions = _conditions(account, query)
     estimated = total is None and bool(query.words)
     matches = total if total is not None else _matches(account, query)
     if plans.can_walk(query.sort):
@@ -318,7 +317,7 @@ def _filtered_page_ids(
         if ids is not None:
             return ids
     statement = plans.gather(
-        conditions,
+        _conditions(account, query),
         [(sort_expression(k.field), k) for k in query.sort],
         limit=limit,
         offset=query.offset,
@@ -348,10 +347,8 @@ def _matches(account: AccountView, query: ListQuery) -> int | None:
     return count(account, query)
 
 
-_BY_IDS = (
-    select(leads_table)
-    .where(leads_table.c.id.in_(bindparam("ids", expanding=True)))
-    .execution_options(**{PLAN_ONCE: True})
+_BY_IDS = plan_once(
+    select(leads_table).where(leads_table.c.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -377,13 +374,13 @@ def _split_by_emptiness(account: AccountView, query: ListQuery, limit: int) -> l
         return None
     value = sort_expression(key.field)
     conditions = _conditions(account, query)
-    filled = (
+    # Unfiltered: the same plan suits every account.
+    filled = plan_once(
         select(Lead.id)
         .where(*conditions, value.isnot(None))
         .order_by(value.desc(), Lead.id.desc())
         .limit(limit)
         .offset(query.offset)
-        .execution_options(**{PLAN_ONCE: True})  # unfiltered: the same plan for any account
     )
     ids = list(db.session.scalars(filled))
     if len(ids) == limit:
@@ -393,13 +390,12 @@ def _split_by_emptiness(account: AccountView, query: ListQuery, limit: int) -> l
     else:  # the page starts among the empty values: skip as many as pages before it hold
         filled_count = select(func.count()).select_from(Lead).where(*conditions, value.isnot(None))
         empty_offset = query.offset - (db.session.scalar(filled_count) or 0)
-    empty = (
+    empty = plan_once(
         select(Lead.id)
         .where(*conditions, value.is_(None))
         .order_by(Lead.id.desc())
         .limit(limit - len(ids))
         .offset(empty_offset)
-        .execution_options(**{PLAN_ONCE: True})
     )
     return ids + list(db.session.scalars(empty))
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.database import PLAN_ONCE, begin_write
+from app.database import begin_write, plan_once
 from app.extensions import db
 from app.leads.fields import BY_NAME, COLUMNS
 from app.leads.serialize import json_value
@@ -77,23 +77,20 @@ def history(account: AccountView, lead_id: int) -> list[AuditRow]:
     return list(db.session.connection().execute(_HISTORY, params))
 
 
-_ONE_LEAD = (
-    select(leads_table)
-    .where(
+_ONE_LEAD = plan_once(
+    select(leads_table).where(
         leads_table.c.account_id == bindparam("account_id"),
         leads_table.c.id == bindparam("lead_id"),
     )
-    .execution_options(**{PLAN_ONCE: True})
 )
 _audit_events = AuditEvent.__table__
-_HISTORY = (
+_HISTORY = plan_once(
     select(_audit_events)
     .where(
         _audit_events.c.account_id == bindparam("account_id"),
         _audit_events.c.lead_id == bindparam("lead_id"),
     )
     .order_by(_audit_events.c.id)
-    .execution_options(**{PLAN_ONCE: True})
 )
 
 
