@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
+from app.auth.sessions import BrowserOnlySessions
 from app.extensions import csrf, db, migrate
 from app.jsonify import OrjsonProvider
 from app.leads import query
@@ -22,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """A configured app: settings, extensions, blueprints, error handlers, CLI."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.json = OrjsonProvider(app)
+    app.session_interface = BrowserOnlySessions()
     app.config.from_mapping(settings.from_environment())
     app.config.from_mapping(config or {})
     url = settings.database_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -36,8 +38,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     trust_proxy(app)
     register_extensions(app)
-    query.configure_count_cache(app.config["COUNT_CACHE_SIZE"])
     register_blueprints(app)
+    configure_caches(app)
     register_errorhandlers(app)
     register_security_headers(app)
     register_request_id(app)
@@ -80,6 +82,14 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (api, auth, web, health):
         app.register_blueprint(blueprint)
     register_template_helpers(app)
+
+
+def configure_caches(app: Flask) -> None:
+    """The sizes of the per-worker caches of counts and list bodies (see app/cache.py)."""
+    from app.api.leads import configure_list_cache
+
+    query.configure_count_cache(app.config["COUNT_CACHE_SIZE"])
+    configure_list_cache(app.config["LIST_CACHE_SIZE"])
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -69,6 +69,8 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
         # Exact counts of filtered lists kept per worker (0 turns the cache off).
         "COUNT_CACHE_SIZE": int(env.get("COUNT_CACHE_SIZE", "4096")),
+        # Bodies of GET /api/leads kept per worker, reused until a lead write (0: off).
+        "LIST_CACHE_SIZE": int(env.get("LIST_CACHE_SIZE", "256")),
     }
 
 

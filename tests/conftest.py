@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 
-from app import create_app
+from app import cache, create_app
 from app.extensions import db
-from app.leads import facets, query
+from app.leads import facets
 from tests.support import World, build_world
 
 # The browser tests' fixtures (browser, live_server, browsing), for every module that asks.
@@ -124,7 +124,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def app(database_url: str) -> Iterator[Flask]:
     # Per-process caches are keyed by account id, which every fresh database reuses.
     facets.forget_all()
-    query.forget_counts()
+    cache.forget_all()
     app = create_app(test_config(database_url))
     if database_url.startswith("postgresql"):
         _empty_postgres(app)
@@ -142,6 +142,16 @@ def client(app: Flask):
 @pytest.fixture
 def runner(app: Flask):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def list_cache_off(app: Flask) -> Iterator[None]:
+    """Every GET /api/leads runs its queries (for tests that watch those queries)."""
+    from app.api.leads import configure_list_cache
+
+    configure_list_cache(0)
+    yield
+    configure_list_cache(app.config["LIST_CACHE_SIZE"])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import ApiToken
 from app.sqltypes import utcnow
 from tests.support import PASSWORD, Api, assert_problem
+from tests.web_support import signed_in_client
 
 ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -194,6 +195,22 @@ def test_never_accepts_the_session_cookie(world):
     assert_unauthorized(world.client.get("/api/auth/session"))
     assert_unauthorized(world.client.post("/api/leads", json={"firstName": "A", "lastName": "B"}))
     assert world.count() == 0
+
+
+def test_the_api_neither_reads_nor_sets_the_session_cookie(world):
+    """A browser that is signed in and also calls the API with a token: the API leaves its
+    cookie alone (the session is never even decoded for /api/)."""
+    browser = signed_in_client(world.app, "alice@acme.test")
+    headers = {"Authorization": f"Bearer {world.alice.token}"}
+    for path in ("/api/leads", "/api/auth/session", "/api/nowhere"):
+        response = browser.get(path, headers=headers)
+        assert response.status_code in (200, 404)
+        assert "Set-Cookie" not in response.headers
+    with world.app.test_request_context("/api/leads", headers={"Cookie": "session=x"}):
+        from flask import session
+
+        assert world.app.session_interface.is_null_session(session)
+    assert browser.get("/leads").status_code == 200  # still signed in
 
 
 def test_openapi_document_is_public(client):

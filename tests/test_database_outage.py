@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text as sql
 
-from app import create_app
+from app import cache, create_app
 from app.extensions import db
-from app.leads import facets, query
+from app.leads import facets
 from tests.conftest import _empty_postgres
 from tests.conftest import test_config as config_for
 from tests.support import World, assert_problem, build_world
@@ -45,7 +45,7 @@ def outage(postgres_url: str) -> Iterator[Outage]:
     """A world on PostgreSQL, reached through a proxy that the test can cut."""
     target = sa.make_url(postgres_url)
     facets.forget_all()
-    query.forget_counts()
+    cache.forget_all()
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
         url = target.set(host="127.0.0.1", port=proxy.port)
         config = config_for(url.render_as_string(hide_password=False))

@@ -221,9 +221,9 @@ def test_postgres_serves_the_list_from_indexes(world, path):
         pytest.skip("EXPLAIN check for PostgreSQL plans")
     _seed(world)
     with world.app.app_context():
-        from app.leads import query
+        from app import cache
 
-        query.forget_counts()
+        cache.forget_all()
     statements = _statements(world, path)
     assert statements
     for statement, parameters in statements:
@@ -240,9 +240,9 @@ def test_a_filtered_page_in_the_default_order_reads_no_lead(world):
     path = f"/api/leads?{query_string}"
     expected = world.alice.ids(query_string)
     with world.app.app_context():
-        from app.leads import query
+        from app import cache
 
-        query.forget_counts()
+        cache.forget_all()
     page_ids = [
         (statement, parameters)
         for statement, parameters in _statements(world, path)

@@ -105,7 +105,7 @@ def _prepared(world) -> list[tuple[str, int]]:
         return [(row.statement, row.generic_plans) for row in db.session.execute(query)]
 
 
-def test_postgres_plans_the_unfiltered_list_once_but_a_filter_every_time(world):
+def test_postgres_plans_the_unfiltered_list_once_but_a_filter_every_time(world, list_cache_off):
     if world.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("PostgreSQL's prepared statements")
     lead = world.alice.create_lead(firstName="Ana", lastName="Planned", processStage="Qualified")

@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
 from app.api import bp, idempotency
 from app.api.body import json_object
 from app.api.context import actor, caller, current_account
+from app.cache import LRUCache
 from app.leads import query, service
 from app.leads.serialize import audit_to_json, lead_to_json, rows_to_json
 from app.leads.validation import Source, validate
-from app.models import Lead, LeadRow, etag
+from app.models import AccountRecord, Lead, LeadRow, etag
 from app.permissions import Permission
 
 MAX_ID = 2**31 - 1  # leads.id is a 32-bit INTEGER column (PostgreSQL refuses larger values)
+# Bodies of recent lists, per worker, by account data version (see app/cache.py).
+_bodies: LRUCache[bytes] = LRUCache(256)
+
+
+def configure_list_cache(size: int) -> None:
+    """Keep up to `size` list bodies per worker (0: build every list afresh)."""
+    _bodies.resize(size)
 
 
 @bp.get("/leads")
 def index() -> Response:
-    """A page of the account's leads, filtered, searched and sorted."""
+    """A page of the account's leads, filtered, searched and sorted.
+
+    A list asked for again, with no lead of the account written since, is answered from the
+    body built the first time: the same bytes, without a query or serializing a lead.
+    """
     account = current_account()
-    page = query.run(account, query.ListQuery.from_args(request.args))
-    return jsonify(
+    list_query = query.ListQuery.from_args(request.args)
+    key = (account.id, account.data_version, list_query)
+    body = _bodies.get(key)
+    if body is None:
+        body = _list_body(account, list_query)
+        _bodies.put(key, body)
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+
+
+def _list_body(account: AccountRecord, list_query: query.ListQuery) -> bytes:
+    page = query.run(account, list_query)
+    response = jsonify(
         data=rows_to_json(page.leads, account.public_id),
         totalCount=page.total_count,
         totalPages=page.total_pages,
         currentPage=page.query.page,
     )
+    return response.get_data()
 
 
 @bp.post("/leads")

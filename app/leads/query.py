@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import math
 import string
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from threading import Lock
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +30,7 @@ from sqlalchemy import (
 )
 from werkzeug.datastructures import MultiDict
 
+from app.cache import LRUCache
 from app.database import plan_once
 from app.extensions import db
 from app.leads import plans
@@ -444,52 +443,12 @@ def _filter_condition(f: Filter) -> ColumnElement[bool]:
     return or_(*options)
 
 
-class _CountCache:
-    """A small LRU of exact counts, per worker process."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[Any, ...], int] = OrderedDict()
-        self._lock = Lock()
-
-    def resize(self, size: int) -> None:
-        with self._lock:
-            self._size = size
-            while len(self._items) > size:
-                self._items.popitem(last=False)
-
-    def get(self, key: tuple[Any, ...]) -> int | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[Any, ...], value: int) -> None:
-        if self._size == 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_counts = _CountCache()
+_counts: LRUCache[int] = LRUCache(4096)
 
 
 def configure_count_cache(size: int) -> None:
     """Keep up to `size` counts per worker (0: count every time, e.g. to measure that)."""
     _counts.resize(size)
-
-
-def forget_counts() -> None:
-    """Empty this worker's count cache (tests reuse account ids across databases)."""
-    _counts.clear()
 
 
 # Parameter parsers ---------------------------------------------------------------------------
