@@ -8,6 +8,8 @@ from typing import Any
 
 from limits import parse_many
 
+from app.database import POSTGRES_AUTOCOMMIT
+
 MIB = 1024 * 1024
 RATE_LIMITS = ("RATELIMIT_SIGN_IN_PER_IP", "RATELIMIT_SIGN_IN_PER_EMAIL", "RATELIMIT_API_PER_TOKEN")
 
@@ -82,6 +84,8 @@ def engine_options(url: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         # No pool_pre_ping (a round trip per request): app/database.py pings idle connections.
         "pool_recycle": 1800,
+        # Reads need no transaction; writes open one (app/database.py).
+        **POSTGRES_AUTOCOMMIT,
         "connect_args": {
             # fail fast while the server is unreachable
             "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],

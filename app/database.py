@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import sqlite3
 import time
 from typing import Any, TypeVar
@@ -19,7 +20,6 @@ from sqlalchemy.pool import ConnectionPoolEntry, Pool
 from app.extensions import db
 
 _WRITE = "pulse_write"
-_WROTE = "pulse_wrote"  # in a connection's info: its transaction ran more than SELECTs
 _PLAN_ONCE = "pulse_plan_once"  # a statement's execution option: see plan_once()
 S = TypeVar("S", bound=Executable)
 log = logging.getLogger(__name__)
@@ -51,11 +51,13 @@ def _unicode_lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
-# A PostgreSQL connection idle for longer is checked before use: a restart of the server while
-# the app was idle then costs no request. A busy connection is not pinged (SQLAlchemy's
-# pool_pre_ping costs a round trip per request); if the server dies under it, the failing
-# request answers 503 and SQLAlchemy discards every connection of the pool, so the next
-# request connects afresh.
+# A PostgreSQL connection is checked before use (a round trip) when it has been idle for longer
+# than this, or when the server has written to it since its last use, which an idle
+# connection only sees when the server closed it (a restart, an administrator ending it).
+# A restart while the app was idle then costs no request. A busy connection is not pinged
+# (SQLAlchemy's pool_pre_ping costs a round trip per request); if the server dies under it, the
+# failing request answers 503 and SQLAlchemy discards every connection of the pool, so the
+# next request connects afresh.
 IDLE_PING_SECONDS = 5.0
 
 
@@ -66,18 +68,31 @@ def _on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
 
 @event.listens_for(Pool, "checkout")
 def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        return
-    idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+    if isinstance(dbapi_connection, sqlite3.Connection) or not _needs_ping(
+        dbapi_connection, record
+    ):
         return
     try:
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
-        dbapi_connection.commit()  # not rollback(): see end_read_transaction
+        dbapi_connection.commit()  # if a transaction was open; a rollback would also drop
+        # the connection's prepared statements (psycopg does on ROLLBACK)
     except Exception as error:  # any driver error: the pool connects afresh
         raise DisconnectionError(str(error)) from error
+
+
+def _needs_ping(dbapi_connection: psycopg.Connection, record: ConnectionPoolEntry) -> bool:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None:
+        return False  # just connected
+    if time.monotonic() - idle_since >= IDLE_PING_SECONDS:
+        return True
+    try:  # a system call, not a round trip
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
 
 
 def plan_once(statement: S) -> S:
@@ -103,27 +118,65 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
     return True
 
 
+# PostgreSQL connections run in autocommit (config.engine_options): a request that only reads
+# sends its SELECTs and nothing else. Under PostgreSQL's READ COMMITTED each statement takes
+# its own snapshot anyway, so wrapping reads in a transaction would add two round trips
+# (BEGIN, COMMIT) and guarantee nothing more. A transaction starts where it matters: when a
+# writer begins (begin_write), or at the latest just before the first statement that may write,
+# lock rows or keep a cursor open, so every change still commits or rolls back as one.
+
+
+_OPENS_WRITES = "pulse_opens_writes"  # an engine option: see POSTGRES_AUTOCOMMIT
+# The app's PostgreSQL engine options (config.engine_options). Other engines, even in
+# autocommit (the tests' and the bench's server connections), are left alone.
+POSTGRES_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT", "execution_options": {_OPENS_WRITES: True}}
+
+
 @event.listens_for(Engine, "before_cursor_execute")
-def _note_writes(
+def _begin_before_writing(
     conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
 ) -> None:
-    if not _only_reads(getattr(context, "compiled", None)):
-        # Perhaps a write: the transaction must not end with the COMMIT of end_read_transaction.
-        conn.info[_WROTE] = True
+    if not _autocommitting(conn):
+        return
+    compiled = getattr(context, "compiled", None)
+    # A server-side cursor (streaming) exists only inside a transaction.
+    if isinstance(cursor, psycopg.ServerCursor) or not _only_reads(compiled):
+        _begin_on_server(cursor.connection)
+
+
+def _autocommitting(conn: Connection) -> bool:
+    """Whether this connection of the app's PostgreSQL engine is outside a transaction by the
+    engine's autocommit (not by an explicit isolation_level="AUTOCOMMIT", as VACUUM needs)."""
+    options = conn.get_execution_options()
+    if not options.get(_OPENS_WRITES) or options.get("isolation_level") == "AUTOCOMMIT":
+        return False
+    dbapi_connection = conn.connection.dbapi_connection
+    if not dbapi_connection.autocommit:  # e.g. migrations: a transaction from the start
+        return False
+    return dbapi_connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def _begin_on_server(dbapi_connection: psycopg.Connection) -> None:
+    # psycopg commits (or rolls back) a transaction opened this way on the next commit()
+    # (rollback()), which SQLAlchemy calls when the session's transaction ends.
+    dbapi_connection.execute("BEGIN", prepare=False)
 
 
 def _only_reads(compiled: Any) -> bool:
-    """Whether a statement surely only reads: a SELECT built with SQLAlchemy, without a
-    data-changing CTE (SQL text, even `SELECT …`, could be anything)."""
+    """Whether a statement surely only reads: a SELECT built with SQLAlchemy, without row locks
+    or a data-changing CTE (SQL text, even `SELECT …`, could be anything)."""
     if compiled is None or not isinstance(compiled.statement, Select | CompoundSelect):
+        return False
+    if getattr(compiled.statement, "_for_update_arg", None) is not None:
         return False
     return not any(cte.element.is_dml for cte in (compiled.ctes or ()))
 
 
 @event.listens_for(Engine, "begin")
 def _on_begin(conn: Connection) -> None:
-    conn.info[_WROTE] = False
     if conn.dialect.name != "sqlite":
+        if conn.get_execution_options().get(_WRITE, False) and _autocommitting(conn):
+            _begin_on_server(conn.connection.dbapi_connection)  # its reads too: see above
         return
     if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         return  # e.g. ANALYZE or VACUUM: no transaction around it
@@ -164,8 +217,9 @@ def begin_write() -> None:
     """Start the session's transaction as a writer.
 
     Ends the read transaction the request may have open (nothing is pending in it), so the
-    write transaction starts fresh: `BEGIN IMMEDIATE` on SQLite, a plain one on PostgreSQL.
-    Inside a write transaction already, it does nothing (so write helpers can call it).
+    write transaction starts fresh, with its reads: `BEGIN IMMEDIATE` on SQLite, a plain BEGIN
+    on PostgreSQL (whose reads otherwise run in autocommit). Inside a write transaction
+    already, it does nothing (so write helpers can call it).
     """
     session = db.session()
     if session.in_transaction():
@@ -173,20 +227,6 @@ def begin_write() -> None:
             return
         session.commit()
     session.connection(execution_options={_WRITE: True})
-
-
-def end_read_transaction() -> None:
-    """End a transaction that only read with a COMMIT rather than the usual ROLLBACK.
-
-    Both end it the same way, but psycopg drops every prepared statement of the connection on
-    ROLLBACK, and so PostgreSQL would plan each query of every request afresh (a millisecond
-    for the token lookup alone). Anything written, pending or unknown still rolls back.
-    """
-    session = db.session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
-        return
-    if not session.connection().info.get(_WROTE, True):
-        session.commit()
 
 
 def close_sessions_safely(app: Flask) -> None:
@@ -202,8 +242,6 @@ def close_sessions_safely(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(error: BaseException | None) -> None:
         try:
-            if error is None:
-                end_read_transaction()
             db.session.remove()
         except DBAPIError as lost:
             log.warning("database connection lost at the end of a request: %s", lost.orig)

@@ -52,6 +52,10 @@ def run_migrations_online():
     conf_args.setdefault("include_name", is_managed_schema_name)
 
     with target_db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app's PostgreSQL connections autocommit (app/config.py): each migration
+            # runs in one transaction from its first statement, reads included.
+            connection.execution_options(isolation_level="READ COMMITTED")
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()

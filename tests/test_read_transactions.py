@@ -1,6 +1,7 @@
-"""A request that only read ends its transaction with COMMIT, so that PostgreSQL keeps the
-connection's prepared statements (psycopg drops them all on ROLLBACK) and plans each list
-query once per connection; anything written, flushed or pending still rolls back."""
+"""On PostgreSQL, a request that only reads runs outside any transaction (autocommit: under
+READ COMMITTED every statement takes its own snapshot anyway), which spares two round trips
+and keeps the connection's prepared statements (psycopg drops them all on ROLLBACK); anything
+that may write, lock or stream runs in a transaction, so it commits or rolls back as one."""
 
 from __future__ import annotations
 
@@ -12,68 +13,76 @@ from sqlalchemy import event, insert, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql
 
 from app import create_app
-from app.database import _only_reads, end_read_transaction
+from app.database import _only_reads
 from app.extensions import db
-from app.leads import service
+from app.leads import bulk, service
 from app.models import Account, Lead, Role
 from app.permissions import Actor
 from tests.conftest import test_config as config_for
-from tests.web_support import signed_in_client
+from tests.web_support import post_form, signed_in_client
+
+
+def _postgres_only(world) -> None:
+    if world.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's autocommit (SQLite reads in a deferred transaction)")
 
 
 @contextmanager
-def transaction_ends(world) -> Iterator[list[str]]:
-    """The names of the transaction ends ("commit", "rollback") while the block runs."""
-    ends: list[str] = []
+def server_transactions(world) -> Iterator[list[tuple[str, str]]]:
+    """Each statement run while the block runs, with the server's transaction state after it
+    ("IDLE": no transaction open, "INTRANS": inside one)."""
+    seen: list[tuple[str, str]] = []
     with world.app.app_context():
         engine = db.engine
 
-    def on_commit(conn) -> None:
-        ends.append("commit")
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        status = cursor.connection.info.transaction_status.name
+        seen.append((" ".join(statement.split()), status))
 
-    def on_rollback(conn) -> None:
-        ends.append("rollback")
-
-    event.listen(engine, "commit", on_commit)
-    event.listen(engine, "rollback", on_rollback)
+    event.listen(engine, "after_cursor_execute", record)
     try:
-        yield ends
+        yield seen
     finally:
-        event.remove(engine, "commit", on_commit)
-        event.remove(engine, "rollback", on_rollback)
+        event.remove(engine, "after_cursor_execute", record)
 
 
-def test_read_requests_end_with_commit(world):
+def test_postgres_reads_run_outside_any_transaction(world):
+    _postgres_only(world)
     lead = world.alice.create_lead(firstName="Ana", lastName="Reader")
     world.alice.get("/api/leads")  # notes the token's use (a write of its own) beforehand
-    with transaction_ends(world) as ends:
-        assert world.alice.get("/api/leads").status_code == 200
-        assert world.alice.get(f"/api/leads/{lead['id']}").status_code == 200
-        assert world.alice.get("/api/leads?search=reader&sort=lastName").status_code == 200
-        assert world.alice.get("/api/leads/999999").status_code == 404
-    assert ends == ["commit"] * 4
-
-
-def test_pages_that_only_read_end_with_commit(world):
-    lead = world.alice.create_lead(firstName="Ana", lastName="Reader")
     browser = signed_in_client(world.app, "alice@acme.test")
     browser.get("/leads")
-    with transaction_ends(world) as ends:
+    with server_transactions(world) as statements:
+        for path in ("/api/leads", f"/api/leads/{lead['id']}", "/api/leads/999999"):
+            assert world.alice.get(path).status_code in (200, 404)
+        assert world.alice.get("/api/leads?search=reader&sort=lastName").status_code == 200
         assert browser.get("/leads?search=reader").status_code == 200
-        assert browser.get("/leads", headers={"HX-Request": "true"}).status_code == 200
-        assert browser.get(f"/leads/{lead['id']}").status_code == 200
         assert browser.get(f"/leads/{lead['id']}/edit").status_code == 200
-    assert ends == ["commit"] * 4
+    assert statements
+    assert {status for _, status in statements} == {"IDLE"}, statements
 
 
-def test_a_refused_write_still_rolls_back(world):
+def test_postgres_runs_a_write_and_its_reads_in_one_transaction(world):
+    _postgres_only(world)
     lead = world.alice.create_lead(firstName="Ana", lastName="Writer")
-    with transaction_ends(world) as ends:
-        response = world.alice.patch(
-            f"/api/leads/{lead['id']}", json={"firstName": "Bo"}, headers={"If-Match": '"0-0"'}
-        )
+    browser = signed_in_client(world.app, "alice@acme.test")
+    with server_transactions(world) as statements:
+        patched = world.alice.patch(f"/api/leads/{lead['id']}", json={"firstName": "Bo"})
+        archived = post_form(browser, f"/leads/{lead['id']}/archive")
+    assert patched.status_code == 200 and archived.status_code in (200, 302, 303)
+    writes = [s for s in statements if s[0].split()[0] in ("UPDATE", "INSERT")]
+    locks = [s for s in statements if s[0].endswith("FOR UPDATE")]
+    assert len(locks) == 2 and writes, statements
+    assert {status for _, status in locks + writes} == {"INTRANS"}, statements
+    assert world.alice.get(f"/api/leads/{lead['id']}").json["firstName"] == "Bo"
+
+
+def test_a_refused_write_changes_nothing(world):
+    lead = world.alice.create_lead(firstName="Ana", lastName="Writer")
+    response = world.alice.patch(
+        f"/api/leads/{lead['id']}", json={"firstName": "Bo"}, headers={"If-Match": '"0-0"'}
+    )
     assert response.status_code == 412
-    assert "rollback" in ends
     assert world.alice.get(f"/api/leads/{lead['id']}").json["firstName"] == "Ana"
 
 
@@ -93,9 +102,31 @@ def test_a_transaction_that_changed_anything_is_not_committed(world, how):
             lead.first_name = "Bo"
             if how == "flushed":
                 db.session.flush()
-        end_read_transaction()
-        db.session.remove()
+        db.session.remove()  # the end of a request that did not commit
     assert _first_name(world, lead_id) == "Ana"
+
+
+def test_changes_made_outside_a_service_still_commit_or_roll_back_as_one(world):
+    """Code that writes without begin_write (a CLI script, a test helper) still gets a
+    transaction: the first statement that may write opens it."""
+    with world.app.app_context():
+        db.session.add(Account(name="Half", public_id="90000001"))
+        db.session.flush()
+        db.session.execute(update(Account).where(Account.name == "Acme").values(name="Acme 2"))
+        db.session.rollback()
+        assert db.session.scalar(select(Account.id).where(Account.name == "Half")) is None
+        assert db.session.scalar(select(Account.id).where(Account.name == "Acme")) is not None
+        db.session.add(Account(name="Whole", public_id="90000002"))
+        db.session.commit()
+        assert db.session.scalar(select(Account.id).where(Account.name == "Whole")) is not None
+        db.session.remove()
+
+
+def test_statements_that_need_no_transaction_still_run(world):
+    """VACUUM refuses to run inside a transaction; the bulk load's ANALYZE step runs it."""
+    with world.app.app_context():
+        bulk.refresh_statistics()
+        db.session.remove()
 
 
 def _prepared(world) -> list[tuple[str, int]]:
@@ -152,6 +183,7 @@ def test_a_server_side_cursor_still_streams(world):
         (select(Lead.id).union(select(Lead.id)), True),
         (text("SELECT 1"), False),  # SQL text could be anything
         (update(Lead).values(first_name="x"), False),
+        (select(Lead.id).with_for_update(), False),  # locks rows: needs a transaction
         (select(insert(Account).values(name="x").returning(Account.id).cte("made")), False),
         (select(literal_column("1")).select_from(select(Lead.id).cte("ids")), True),
     ],
