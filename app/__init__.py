@@ -28,9 +28,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config or {})
     url = settings.database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    options = settings.engine_options(url, app.config)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options | app.config.get(
-        "SQLALCHEMY_ENGINE_OPTIONS", {}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = settings.merge_engine_options(
+        settings.engine_options(url, app.config), app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
     )
     settings.check(app.config, debug=app.debug, testing=app.testing)
     if not app.config["SECRET_KEY"]:
@@ -89,7 +88,7 @@ def configure_caches(app: Flask) -> None:
     from app.api.leads import configure_list_cache
 
     query.configure_count_cache(app.config["COUNT_CACHE_SIZE"])
-    configure_list_cache(app.config["LIST_CACHE_SIZE"])
+    configure_list_cache(app.config["LIST_CACHE_MB"])
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -71,8 +71,8 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
         # Exact counts of filtered lists kept per worker (0 turns the cache off).
         "COUNT_CACHE_SIZE": int(env.get("COUNT_CACHE_SIZE", "4096")),
-        # Bodies of GET /api/leads kept per worker, reused until a lead write (0: off).
-        "LIST_CACHE_SIZE": int(env.get("LIST_CACHE_SIZE", "256")),
+        # MiB of GET /api/leads bodies kept per worker, reused until a lead write (0: off).
+        "LIST_CACHE_MB": int(env.get("LIST_CACHE_MB", "16")),
     }
 
 
@@ -95,6 +95,15 @@ def engine_options(url: str, config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def merge_engine_options(ours: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The app's engine options with the operator's over them; execution options are merged
+    one by one, as the app's own must survive (app/database.py relies on them)."""
+    merged = ours | dict(given)
+    if "execution_options" in ours and "execution_options" in given:
+        merged["execution_options"] = ours["execution_options"] | given["execution_options"]
+    return merged
+
+
 def check(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
     """Refuse to start with settings that are unsafe outside development."""
     if not config.get("SECRET_KEY") and not (debug or testing):
@@ -104,6 +113,9 @@ def check(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         )
     if config.get("HTMX_SOURCE") not in ("cdn", "local"):
         raise RuntimeError("HTMX_SOURCE must be 'cdn' or 'local'.")
+    for name in ("COUNT_CACHE_SIZE", "LIST_CACHE_MB"):
+        if not isinstance(config.get(name), int) or config[name] < 0:
+            raise RuntimeError(f"{name} must be a whole number, 0 or more (0: no cache).")
     for name in RATE_LIMITS:
         try:
             parse_many(str(config.get(name, "")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import select
 import sqlite3
 import time
@@ -68,9 +69,9 @@ def _on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
 
 @event.listens_for(Pool, "checkout")
 def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-    if isinstance(dbapi_connection, sqlite3.Connection) or not _needs_ping(
-        dbapi_connection, record
-    ):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    if not (_idle_too_long(record) or _closed_by_server(dbapi_connection)):
         return
     try:
         cursor = dbapi_connection.cursor()
@@ -82,17 +83,19 @@ def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any)
         raise DisconnectionError(str(error)) from error
 
 
-def _needs_ping(dbapi_connection: psycopg.Connection, record: ConnectionPoolEntry) -> bool:
-    idle_since = record.info.get("idle_since")
-    if idle_since is None:
-        return False  # just connected
-    if time.monotonic() - idle_since >= IDLE_PING_SECONDS:
-        return True
-    try:  # a system call, not a round trip
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+def _idle_too_long(record: ConnectionPoolEntry) -> bool:
+    idle_since = record.info.get("idle_since")  # None: just connected
+    return idle_since is not None and time.monotonic() - idle_since >= IDLE_PING_SECONDS
+
+
+def _closed_by_server(dbapi_connection: psycopg.Connection) -> bool:
+    """Whether the server wrote to this idle connection: a system call, not a round trip."""
+    try:
+        poll = select.poll()
+        poll.register(dbapi_connection.fileno(), select.POLLIN)
+        return bool(poll.poll(0))
     except (OSError, ValueError, psycopg.Error):
-        return True
-    return bool(readable)
+        return True  # no usable socket: the ping will tell
 
 
 def plan_once(statement: S) -> S:
@@ -164,12 +167,17 @@ def _begin_on_server(dbapi_connection: psycopg.Connection) -> None:
 
 def _only_reads(compiled: Any) -> bool:
     """Whether a statement surely only reads: a SELECT built with SQLAlchemy, without row locks
-    or a data-changing CTE (SQL text, even `SELECT …`, could be anything)."""
+    (anywhere in it) or a data-changing CTE (SQL text, even `SELECT …`, could be anything).
+    A SELECT of a function with side effects (nextval, an advisory lock) belongs in a write
+    transaction (begin_write), like every write."""
     if compiled is None or not isinstance(compiled.statement, Select | CompoundSelect):
         return False
-    if getattr(compiled.statement, "_for_update_arg", None) is not None:
+    if _ROW_LOCK.search(compiled.string):
         return False
     return not any(cte.element.is_dml for cte in (compiled.ctes or ()))
+
+
+_ROW_LOCK = re.compile(r"\bFOR (?:NO KEY |KEY )?(?:UPDATE|SHARE)\b")
 
 
 @event.listens_for(Engine, "begin")
@@ -234,7 +242,8 @@ def close_sessions_safely(app: Flask) -> None:
     its connection.
 
     A connection that dies after the response is ready (PostgreSQL restarting) makes the final
-    rollback raise, outside every error handler: gunicorn would turn a good response into a 500.
+    rollback raise, if a transaction is still open, outside every error handler: gunicorn would
+    turn a good response into a 500.
     Teardown functions run in reverse order of registration, so register this after
     `db.init_app`.
     """
@@ -242,7 +251,7 @@ def close_sessions_safely(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(error: BaseException | None) -> None:
         try:
-            db.session.remove()
+            db.session.remove()  # a rollback, if a transaction is still open
         except DBAPIError as lost:
             log.warning("database connection lost at the end of a request: %s", lost.orig)
             db.session().invalidate()  # drop the connection without talking to the server

@@ -162,7 +162,7 @@ def raw_sql_ms(setup: dict, case: Case, env: dict[str, str]) -> float | None:
     from app.extensions import db
 
     os.environ.update(env)
-    app = create_app({"COUNT_CACHE_SIZE": 0 if case.fresh_counts else 4096, "LIST_CACHE_SIZE": 0})
+    app = create_app({"COUNT_CACHE_SIZE": 0 if case.fresh_counts else 4096, "LIST_CACHE_MB": 0})
     statements: list[tuple[str, object]] = []
     with app.app_context():
 
@@ -217,7 +217,7 @@ def run(setup: dict, seconds: float, only_cases: re.Pattern[str] | None = None) 
     rows = []
     # Each case runs its queries on every request: the list cache is off (counts stay cached,
     # as they are by default, except on the server for "first time" cases).
-    uncached = env | {"LIST_CACHE_SIZE": "0"}
+    uncached = env | {"LIST_CACHE_MB": "0"}
     with (
         gunicorn("wsgi:app", uncached) as (base, master),
         gunicorn("wsgi:app", uncached | {"COUNT_CACHE_SIZE": "0"}) as (fresh_base, _),
@@ -262,8 +262,9 @@ def throughput(setup: dict, env: dict[str, str], uncached_base: str, seconds: fl
     the default settings (a list asked for again is served from the list cache until a lead
     write) and on the one with the list cache off (every request runs its queries)."""
     auth = {"Authorization": f"Bearer {setup['token']}"}
-    with gunicorn("wsgi:app", env) as (base, _):
+    with gunicorn("wsgi:app", env) as (base, master):
         cached = wrk(base + "/api/leads", auth, seconds * 2, 4)
+        rss = fill_list_cache(base, auth, master)
     uncached = wrk(uncached_base + "/api/leads", auth, seconds * 2, 4)
     with gunicorn("bench.hello:app", env) as (hello_base, _):
         hello = wrk(hello_base + "/", {}, seconds * 2, 4)
@@ -272,6 +273,21 @@ def throughput(setup: dict, env: dict[str, str], uncached_base: str, seconds: fl
             f"throughput (wrk -c4), {label}: list {result['rps']:.0f} req/s, hello-world "
             f"{hello['rps']:.0f} req/s: {result['rps'] / hello['rps']:.0%} (target >= 30%)"
         )
+    print(
+        f"worker memory with a full list cache (default settings, 400 pages of 100 leads "
+        f"asked twice each): {', '.join(f'{r:.0f} MB' for r in rss)} (target <= 150)"
+    )
+
+
+def fill_list_cache(base: str, auth: dict[str, str], master: subprocess.Popen) -> list[float]:
+    """Ask for more big pages than the default list cache holds; each worker's RSS after."""
+    for _ in range(2):  # the two workers take turns
+        for page in range(1, 401):
+            request = urllib.request.Request(f"{base}/api/leads?pageSize=100&page={page}")
+            for name, value in auth.items():
+                request.add_header(name, value)
+            urllib.request.urlopen(request).read()
+    return worker_rss_mb(master)
 
 
 def main() -> None:

@@ -151,7 +151,7 @@ def list_cache_off(app: Flask) -> Iterator[None]:
 
     configure_list_cache(0)
     yield
-    configure_list_cache(app.config["LIST_CACHE_SIZE"])
+    configure_list_cache(app.config["LIST_CACHE_MB"])
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from app import cache
+from app.api import leads as api_leads
 from app.cache import LRUCache
 from app.extensions import db
+from app.models import Account
 from tests.support import World
 from tests.web_support import post_form, signed_in_client
 
@@ -132,12 +134,17 @@ def test_a_refused_write_leaves_the_cached_lists_as_they_were(world):
         f"/api/leads/{ids[0]}", json={"lastName": "Late"}, headers={"If-Match": '"0-0"'}
     )
     assert conflict.status_code == 412
-    assert _bodies(world) == before == _fresh_bodies(world)
+    with lead_queries(world.app) as queries:
+        after = _bodies(world)
+    assert queries == []  # still the cached bodies: nothing was written
+    assert after == before == _fresh_bodies(world)
 
 
 def test_each_account_has_lists_of_its_own(world):
     world.alice.create_lead(firstName="Ann", lastName="Acme")
     world.carol.create_lead(firstName="Cy", lastName="Globex")
+    with world.app.app_context():  # the same data version: only the account tells them apart
+        assert len(set(db.session.scalars(select(Account.data_version)))) == 1
     acme = world.alice.list()
     globex = world.carol.list()
     assert [lead["lastName"] for lead in acme["data"]] == ["Acme"]
@@ -166,3 +173,28 @@ def test_the_cache_keeps_the_most_recently_used_entries():
     lru.resize(0)
     lru.put("d", "D")
     assert len(lru) == 0 and lru.get("d") is None
+
+
+def test_the_cache_keeps_to_its_budget_in_bytes():
+    lru: LRUCache[bytes] = LRUCache(10, cost=len)
+    for key, value in [("a", b"1234"), ("b", b"1234"), ("c", b"12345")]:
+        lru.put(key, value)
+    assert (lru.get("a"), lru.used) == (None, 9)  # "a" dropped to make room
+    lru.put("b", b"1")  # replacing a value counts only the new one
+    assert lru.used == 6
+    lru.put("huge", b"x" * 11)  # more than the whole budget: not kept
+    assert lru.get("huge") is None and lru.used == 6
+
+
+def test_list_bodies_stay_within_the_configured_megabytes(world):
+    for n in range(30):
+        world.alice.create_lead(firstName="Ann", lastName=f"Cached{n}", notes="n" * 9000)
+    api_leads.configure_list_cache(1)
+    try:
+        for page in range(1, 4):
+            assert world.alice.get(f"/api/leads?pageSize=100&page={page}").status_code == 200
+            for size in range(20, 31):
+                assert world.alice.get(f"/api/leads?pageSize={size}").status_code == 200
+        assert 0 < api_leads._bodies.used <= 2**20
+    finally:
+        api_leads.configure_list_cache(world.app.config["LIST_CACHE_MB"])

@@ -39,14 +39,19 @@ def server_transactions(world) -> Iterator[list[tuple[str, str]]]:
         status = cursor.connection.info.transaction_status.name
         seen.append((" ".join(statement.split()), status))
 
+    def commit(conn) -> None:
+        seen.append(("COMMIT", ""))
+
     event.listen(engine, "after_cursor_execute", record)
+    event.listen(engine, "commit", commit)
     try:
         yield seen
     finally:
         event.remove(engine, "after_cursor_execute", record)
+        event.remove(engine, "commit", commit)
 
 
-def test_postgres_reads_run_outside_any_transaction(world):
+def test_postgres_reads_run_outside_any_transaction(world, list_cache_off):
     _postgres_only(world)
     lead = world.alice.create_lead(firstName="Ana", lastName="Reader")
     world.alice.get("/api/leads")  # notes the token's use (a write of its own) beforehand
@@ -58,7 +63,7 @@ def test_postgres_reads_run_outside_any_transaction(world):
         assert world.alice.get("/api/leads?search=reader&sort=lastName").status_code == 200
         assert browser.get("/leads?search=reader").status_code == 200
         assert browser.get(f"/leads/{lead['id']}/edit").status_code == 200
-    assert statements
+    assert len(statements) > 6
     assert {status for _, status in statements} == {"IDLE"}, statements
 
 
@@ -70,10 +75,14 @@ def test_postgres_runs_a_write_and_its_reads_in_one_transaction(world):
         patched = world.alice.patch(f"/api/leads/{lead['id']}", json={"firstName": "Bo"})
         archived = post_form(browser, f"/leads/{lead['id']}/archive")
     assert patched.status_code == 200 and archived.status_code in (200, 302, 303)
-    writes = [s for s in statements if s[0].split()[0] in ("UPDATE", "INSERT")]
-    locks = [s for s in statements if s[0].endswith("FOR UPDATE")]
-    assert len(locks) == 2 and writes, statements
-    assert {status for _, status in locks + writes} == {"INTRANS"}, statements
+    locks = [i for i, (sql, _) in enumerate(statements) if sql.endswith("FOR UPDATE")]
+    assert len(locks) == 2, statements
+    for lock in locks:  # from the row lock to the end of its transaction
+        end = statements.index(("COMMIT", ""), lock)
+        transaction = statements[lock:end]
+        assert {status for _, status in transaction} == {"INTRANS"}, transaction
+        assert any(sql.startswith("UPDATE leads") for sql, _ in transaction), transaction
+        assert any(sql.startswith("INSERT INTO audit_events") for sql, _ in transaction)
     assert world.alice.get(f"/api/leads/{lead['id']}").json["firstName"] == "Bo"
 
 
@@ -184,6 +193,7 @@ def test_a_server_side_cursor_still_streams(world):
         (text("SELECT 1"), False),  # SQL text could be anything
         (update(Lead).values(first_name="x"), False),
         (select(Lead.id).with_for_update(), False),  # locks rows: needs a transaction
+        (select(Lead.id).where(Lead.id.in_(select(Lead.id).with_for_update())), False),
         (select(insert(Account).values(name="x").returning(Account.id).cte("made")), False),
         (select(literal_column("1")).select_from(select(Lead.id).cte("ids")), True),
     ],
@@ -201,3 +211,17 @@ def test_a_write_leaves_the_accounts_counts_current_for_the_rest_of_the_request(
         service.create(account, {"first_name": "Ana", "last_name": "Counted"}, actor)
         assert (account.live_leads, account.data_version) == (before[0] + 1, before[1] + 1)
         db.session.remove()
+
+
+def test_an_operators_engine_options_keep_the_apps_own():
+    """Replacing execution_options wholesale would keep autocommit but lose the flag that makes
+    writes open their transaction: every write would then commit statement by statement."""
+    from app.config import merge_engine_options
+    from app.database import POSTGRES_AUTOCOMMIT
+
+    given = {"pool_size": 3, "execution_options": {"logging_token": "web"}}
+    merged = merge_engine_options(dict(POSTGRES_AUTOCOMMIT), given)
+    assert merged["pool_size"] == 3
+    assert merged["execution_options"] == (
+        POSTGRES_AUTOCOMMIT["execution_options"] | {"logging_token": "web"}
+    )

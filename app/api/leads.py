@@ -16,13 +16,14 @@ from app.models import AccountRecord, Lead, LeadRow, etag
 from app.permissions import Permission
 
 MAX_ID = 2**31 - 1  # leads.id is a 32-bit INTEGER column (PostgreSQL refuses larger values)
-# Bodies of recent lists, per worker, by account data version (see app/cache.py).
-_bodies: LRUCache[bytes] = LRUCache(256)
+# Bodies of recent lists, per worker: for each account and query, the last body built and the
+# account data version it was built at (see app/cache.py), up to a budget in bytes.
+_bodies: LRUCache[tuple[int, bytes]] = LRUCache(16 * 2**20, cost=lambda entry: len(entry[1]))
 
 
-def configure_list_cache(size: int) -> None:
-    """Keep up to `size` list bodies per worker (0: build every list afresh)."""
-    _bodies.resize(size)
+def configure_list_cache(megabytes: int) -> None:
+    """Keep up to this many MiB of list bodies per worker (0: build every list afresh)."""
+    _bodies.resize(megabytes * 2**20)
 
 
 @bp.get("/leads")
@@ -34,11 +35,13 @@ def index() -> Response:
     """
     account = current_account()
     list_query = query.ListQuery.from_args(request.args)
-    key = (account.id, account.data_version, list_query)
-    body = _bodies.get(key)
-    if body is None:
+    key = (account.id, list_query)
+    cached = _bodies.get(key)
+    if cached is not None and cached[0] == account.data_version:
+        body = cached[1]
+    else:
         body = _list_body(account, list_query)
-        _bodies.put(key, body)
+        _bodies.put(key, (account.data_version, body))
     return current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from app.database import begin_write
 from app.extensions import db
 from app.models import leads_table
 
@@ -25,7 +26,9 @@ SEARCH_TABLE = "leads_fts"
 
 
 def insert_leads(rows: Iterable[dict[str, Any]]) -> int:
-    """Insert lead rows (column name → value) in batches; returns how many."""
+    """Insert lead rows (column name → value) in batches, in the session's write transaction
+    (the caller commits, after updating the accounts' counts); returns how many."""
+    begin_write()  # COPY goes past SQLAlchemy's statement hooks, so it never opens one itself
     connection = db.session.connection()
     columns = [c.name for c in leads_table.columns if c.name != "id"]
     convert = _converters(connection, columns)
