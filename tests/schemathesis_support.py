@@ -45,6 +45,10 @@ def _text_is_valid(value: Any, parameter_schema: dict[str, Any]) -> bool:
     """Whether a query value, as the text it goes out as, is a valid value of the parameter."""
     if isinstance(value, bool):
         value = "true" if value else "false"
+    elif isinstance(value, dict):
+        # schemathesis sends {} as an empty value; werkzeug's test client writes any other
+        # object as its Python text ("{'a': 1}"), which a text filter takes like any words.
+        value = str(value) if value else ""
     elif isinstance(value, int | float):
         value = str(value)
     if not isinstance(value, str):
