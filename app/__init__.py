@@ -11,7 +11,6 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
-from app.auth.sessions import BrowserOnlySessions
 from app.extensions import csrf, db, migrate
 from app.jsonify import OrjsonProvider
 from app.leads import query
@@ -23,7 +22,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """A configured app: settings, extensions, blueprints, error handlers, CLI."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.json = OrjsonProvider(app)
-    app.session_interface = BrowserOnlySessions()
     app.config.from_mapping(settings.from_environment())
     app.config.from_mapping(config or {})
     url = settings.database_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -69,6 +67,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api import BrowserOnlySessions
     from app.api import bp as api
     from app.auth.views import bp as auth
     from app.health import bp as health
@@ -78,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.url_map.converters["id"] = IdConverter
     csrf.exempt(api)  # bearer tokens only: a browser cannot forge them
+    app.session_interface = BrowserOnlySessions()  # nor does the API read the cookie
     for blueprint in (api, auth, web, health):
         app.register_blueprint(blueprint)
     register_template_helpers(app)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from app.api import is_api_path
 from app.api.problems import problem
 from app.auth.accounts import AccountRefused
 from app.auth.api_tokens import TokenNotFound
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def is_api_request() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def error_response(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.test import TestResponse
 
 from app.auth.accounts import add_member, get_or_create_account
@@ -24,6 +26,25 @@ PASSWORD = "correct horse battery staple"
 def password_hash() -> str:
     """One Argon2 hash for every test user: hashing per user would slow the suite down."""
     return hash_password(PASSWORD)
+
+
+@contextmanager
+def lead_queries(app: Flask) -> Iterator[list[tuple[str, Any]]]:
+    """The statements on the leads table (SQL as sent to the driver, and its parameters) run
+    while the block runs."""
+    seen: list[tuple[str, Any]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM leads" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 @dataclass

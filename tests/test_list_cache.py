@@ -3,18 +3,17 @@ the same bytes as a list built afresh, never a stale one, never another account'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app import cache
 from app.api import leads as api_leads
 from app.cache import LRUCache
 from app.extensions import db
 from app.models import Account
-from tests.support import World
+from tests.support import World, lead_queries
 from tests.web_support import post_form, signed_in_client
 
 LISTS = [
@@ -24,24 +23,6 @@ LISTS = [
     "/api/leads?search=cached",
     "/api/leads?processStage=Qualified&pageSize=1&page=2",
 ]
-
-
-@contextmanager
-def lead_queries(app) -> Iterator[list[str]]:
-    """The statements on the leads table run while the block runs."""
-    seen: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if "FROM leads" in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _bodies(world: World) -> dict[str, bytes]:

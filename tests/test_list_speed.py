@@ -15,7 +15,7 @@ import pytest
 
 from app.extensions import db
 from app.leads.fields import FIELDS, SEARCHABLE, SORTABLE
-from tests.support import World
+from tests.support import World, lead_queries
 
 NAMES = [
     ("Émile", "Zola", "Ümlaut GmbH", "emile@zola.example.com", "Qualified"),
@@ -188,21 +188,8 @@ def _explain(world: World, statement: str, parameters: Any) -> str:
 
 def _statements(world: World, path: str) -> list[tuple[str, Any]]:
     """The SQL statements a request runs on the leads table, as sent to the driver."""
-    from sqlalchemy import event
-
-    captured: list[tuple[str, Any]] = []
-    with world.app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "FROM leads" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with lead_queries(world.app) as captured:
         assert world.alice.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     return captured
 
 

@@ -1,11 +1,28 @@
 """The JSON API under /api. Bearer tokens only, so it is exempt from CSRF."""
 
-from flask import Blueprint, Response
+from flask import Blueprint, Flask, Response
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from werkzeug.wrappers import Request
 
 from app.ratelimits import api_limit
 from app.security import add_missing
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+PREFIX = "/api"
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+
+
+def is_api_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+class BrowserOnlySessions(SecureCookieSessionInterface):
+    """The session cookie is the browser's: the API (bearer tokens only) never reads or sets
+    it, so its requests skip decoding the cookie and get Flask's null session instead."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if is_api_path(request.path):
+            return None
+        return super().open_session(app, request)
 
 
 @bp.after_request

@@ -15,10 +15,8 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import current_app, g, redirect, request, session, url_for
 from sqlalchemy import inspect
-from werkzeug.wrappers import Request
 
 from app.auth.accounts import AccountRefused, end_sessions, membership_for, memberships
 from app.extensions import db
@@ -27,16 +25,6 @@ from app.permissions import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEEN_PRECISION = 60  # seconds: refresh the idle clock at most once a minute
-
-
-class BrowserOnlySessions(SecureCookieSessionInterface):
-    """The session cookie is the browser's: the API (bearer tokens only) never reads or sets
-    it, so its requests skip decoding the cookie and get Flask's null session instead."""
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if request.path.startswith("/api/"):
-            return None
-        return super().open_session(app, request)
 
 
 @dataclass(frozen=True)
