@@ -8,9 +8,11 @@ Redis shares them between workers and servers; `memory://` counts per process.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
@@ -26,9 +28,19 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: str(current_app.config[name])
 
 
+@lru_cache(maxsize=4)
+def _key_for(secret: str | bytes) -> bytes:
+    secret_bytes = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(secret_bytes, b"pulse-leads rate-limit counter keys", hashlib.sha256).digest()
+
+
 def _digest(value: str) -> str:
-    # Counter keys hold no email or token in clear, and stay short whatever a client sends.
-    return hashlib.sha256(value.encode()).hexdigest()
+    """A counter key's stand-in for an email or a token: short whatever a client sends, and
+    keyed (HMAC with a key derived from SECRET_KEY), as flask-limiter logs it on every 429: a
+    plain sha256(email) is reversed with a dictionary of addresses. Never fails, so every
+    attempt counts: a lone surrogate ("\\ud800") is valid JSON but not encodable UTF-8."""
+    data = value.encode("utf-8", "surrogatepass")
+    return hmac.new(_key_for(current_app.secret_key), data, hashlib.sha256).hexdigest()
 
 
 def client_ip() -> str:

@@ -198,3 +198,13 @@ def test_a_new_password_works_for_a_new_api_session(app, world):
     change(bob, PASSWORD, NEW_PASSWORD)
     token = api_login(app, "bob@acme.test", NEW_PASSWORD).get_json()["token"]
     assert Api(world.client, token, "bob@acme.test").list()["totalCount"] == 0
+
+
+def test_a_password_that_is_not_text_is_refused_before_hashing():
+    """JSON can carry a lone surrogate, which no hash function can encode (a 500 before)."""
+    from app.auth.passwords import password_problem, verify_password
+
+    assert password_problem("long enough \ud800 password") == (
+        "Contains characters that are not valid text."
+    )
+    assert verify_password(None, "\ud800") is False

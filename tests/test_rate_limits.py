@@ -127,6 +127,50 @@ def test_password_changes_count_against_the_sign_in_limit_per_address(limited, w
     assert client.post("/password", data=data).status_code == 429
 
 
+LONE_SURROGATE = "\ud800"  # valid JSON (an escape), but not a character: not encodable
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_a_lone_surrogate_in_a_sign_in_is_a_400_and_counts_against_the_limit(limited, world, field):
+    client = limited().test_client()
+    bad = {"email": "bob@acme.test", "password": WRONG}
+    bad[field] = f"bob{LONE_SURROGATE}"
+    for _ in range(2):
+        response = client.post("/api/auth/login", json=bad)
+        assert_problem(response, 400, field)
+        assert response.get_json()["errors"][field] == [
+            "Contains characters that are not valid text."
+        ]
+    token = csrf_token(text(client.get("/login")))
+    # Flask-WTF fills forms from a JSON body too.
+    page = client.post("/login", json=bad, headers={"X-CSRFToken": token})
+    assert page.status_code == 400
+    assert "Contains characters that are not valid text." in text(page)
+    assert_retry_after(client.post("/api/auth/login", json=bad))
+
+
+def test_the_429_log_line_names_the_email_by_a_keyed_hash_only(limited, world, caplog):
+    """An unsalted sha256(email) in a log is reversed with a dictionary of addresses."""
+    import hashlib
+    import logging
+
+    caplog.set_level(logging.INFO, logger="flask-limiter")
+    client = limited().test_client()
+    for _ in range(4):
+        api_login(client, "Bob@acme.test")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "exceeded" in logged
+    assert hashlib.sha256(b"bob@acme.test").hexdigest() not in logged
+    assert "bob@acme.test" not in logged.lower()
+    other = limited(SECRET_KEY="another-secret-key-for-this-test-only").test_client()
+    caplog.clear()
+    for _ in range(4):
+        api_login(other, "bob@acme.test")
+    again = "\n".join(record.getMessage() for record in caplog.records)
+    keys = {line.split("(")[1].split(")")[0] for line in (logged, again) if "(" in line}
+    assert len(keys) == 2  # the key depends on SECRET_KEY: no table works across installs
+
+
 def test_without_limits_sign_in_is_never_refused(limited, world):
     client = limited(RATELIMIT_ENABLED=False).test_client()
     for _ in range(6):

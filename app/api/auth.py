@@ -12,7 +12,7 @@ from app.auth.accounts import authenticate, memberships
 from app.auth.tokens import SessionToken, issue_session_token
 from app.extensions import db
 from app.leads.serialize import iso
-from app.leads.validation import ValidationError
+from app.leads.validation import BAD_TEXT, ValidationError, is_text
 from app.models import AccountView, User
 from app.ratelimits import throttle_sign_in
 
@@ -27,6 +27,11 @@ def login() -> Response:
         key: ["This field is required."]
         for key in ("email", "password")
         if not isinstance(body.get(key), str) or not body[key]
+    }
+    errors |= {
+        key: [BAD_TEXT]
+        for key in ("email", "password")
+        if key not in errors and not is_text(body[key])
     }
     errors |= {key: ["Not a login field."] for key in body if key not in ("email", "password")}
     if errors:

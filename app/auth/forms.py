@@ -8,16 +8,23 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.auth.passwords import password_problem
-from app.leads.validation import EMAIL, FieldError, check_email
+from app.leads.validation import BAD_TEXT, EMAIL, FieldError, check_email, is_text
 from app.models import Role
 
 # Every role, in the order of the enum: the add form, the role menus and their checks.
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
 
 
+def _text(form: FlaskForm, field: StringField) -> None:
+    """Refuse what is not text (Flask-WTF also reads JSON bodies, which may hold "\\ud800")."""
+    if not is_text(field.data or ""):
+        field.data, field.raw_data = "", []  # never shown back: no page could be encoded
+        raise ValidationError(BAD_TEXT)
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), _text])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000), _text])
 
 
 def _strong_password(form: FlaskForm, field: PasswordField) -> None:
@@ -35,7 +42,7 @@ def _valid_email(form: FlaskForm, field: EmailField) -> None:
 class SetupForm(FlaskForm):
     """The first-run form: the first account and its admin."""
 
-    account_name = StringField("Account name", validators=[DataRequired(), Length(max=200)])
+    account_name = StringField("Account name", validators=[DataRequired(), Length(max=200), _text])
     email = EmailField("Email", validators=[DataRequired(), Length(max=254), _valid_email])
     password = PasswordField("Password", validators=[DataRequired(), _strong_password])
     confirm = PasswordField(
@@ -47,7 +54,9 @@ class SetupForm(FlaskForm):
 class PasswordForm(FlaskForm):
     """A signed-in user's own password change."""
 
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=1000)])
+    current = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=1000), _text]
+    )
     password = PasswordField("New password", validators=[DataRequired(), _strong_password])
     confirm = PasswordField(
         "Repeat new password",
@@ -71,5 +80,5 @@ class RoleForm(FlaskForm):
 class TokenForm(FlaskForm):
     """A new API token of the account."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=100), _text])
     read_only = BooleanField("Read-only: may read leads, never change them")

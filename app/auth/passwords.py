@@ -8,6 +8,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.leads.validation import BAD_TEXT, is_text
+
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only spends the same time")
@@ -21,7 +23,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; a missing hash costs the same time and fails."""
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
 
 
@@ -41,6 +43,8 @@ def _common_passwords() -> frozenset[str]:
 
 def password_problem(password: str) -> str | None:
     """Why the password is not acceptable, or None when it is."""
+    if not is_text(password):
+        return BAD_TEXT
     if len(password) < MIN_LENGTH:
         return f"Must be at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:

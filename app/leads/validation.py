@@ -157,14 +157,22 @@ def _type_message(field: Field) -> str:
     }.get(field.kind, NOT_TEXT)
 
 
+def is_text(value: str) -> bool:
+    """Whether a string is text that can be stored and hashed: JSON may carry lone surrogates
+    ("\\ud800"), which no UTF-8 encoder accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_text(field: Field, value: str) -> str | None:
     value = value.strip()
     if not value:
         return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise FieldError(BAD_TEXT) from None
+    if not is_text(value):
+        raise FieldError(BAD_TEXT)
     control = _MULTILINE_CONTROL if field.multiline else _SINGLE_LINE_CONTROL
     if control.search(value):
         raise FieldError(CONTROL)
