@@ -185,6 +185,21 @@ def test_page_past_the_end_offers_the_last_page(alice, world):
     assert '<a href="/leads?pageSize=2&amp;page=3" hx-get' in page
 
 
+@pytest.mark.parametrize("filters", ["search=lee", "company=Zeta", "sort=company"])
+@pytest.mark.parametrize("page_number", [2**63 // 100 + 2, 10**30])
+def test_a_page_beyond_any_offset_is_past_the_end_in_the_fragment_too(
+    alice, world, filters, page_number
+):
+    """page x pageSize beyond 2**63 gave the fragment a 500 on SQLite (OverflowError)."""
+    make_leads(world)
+    url = f"/leads?{filters}&pageSize=100&page={page_number}"
+    for headers in ({}, FRAGMENT):
+        response = alice.get(url, headers=headers)
+        assert response.status_code == 200, headers
+        assert ids_in(text(response)) == []
+        assert "This page is past the end of the list." in text(response)
+
+
 # Filters and the archived switch -------------------------------------------------------------
 
 

@@ -256,6 +256,9 @@ def rows(
     list is the hottest path of the app).
     """
     limit = query.page_size + extra
+    scope = account.archived_leads if query.archived else account.live_leads
+    if query.offset >= scope:  # past the end: no query (an offset past 2**63 fails in SQL)
+        return []
     if not query.is_filtered:
         ids = _split_by_emptiness(account, query, limit)
         if ids is not None:
