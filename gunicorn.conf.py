@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from app.logs import AccessJsonFormatter, JsonFormatter, install_root_handler
+from app.logs import AccessJsonFormatter, ServerJsonFormatter, install_root_handler
 
 
 def _int(name: str, default: int) -> int:
@@ -62,7 +62,7 @@ class JsonLogger(Logger):
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         for log, formatter in (
-            (self.error_log, JsonFormatter()),
+            (self.error_log, ServerJsonFormatter()),
             (self.access_log, AccessJsonFormatter()),
         ):
             for handler in log.handlers:

@@ -14,6 +14,7 @@ from app import config as settings
 from app.extensions import csrf, db, migrate
 from app.jsonify import OrjsonProvider
 from app.leads import query
+from app.request_body import BoundedRequest
 from app.request_id import register_request_id
 from app.security import register_security_headers
 
@@ -21,6 +22,7 @@ from app.security import register_security_headers
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """A configured app: settings, extensions, blueprints, error handlers, CLI."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.request_class = BoundedRequest
     app.json = OrjsonProvider(app)
     app.config.from_mapping(settings.from_environment())
     app.config.from_mapping(config or {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -62,10 +63,24 @@ class JsonFormatter(logging.Formatter):
     """App and server logs: time, level, logger, message, the request, any exception."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = _base(record, record.getMessage()) | request_fields()
+        entry = _base(record, self.message(record)) | request_fields()
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+    def message(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
+
+
+_QUERY_STRING = re.compile(r"\?[^\s'\"]+")
+
+
+class ServerJsonFormatter(JsonFormatter):
+    """gunicorn's own log: its warning about a malformed request quotes the request line
+    whole, and its error about a failed request names the URI; both lose the query string."""
+
+    def message(self, record: logging.LogRecord) -> str:
+        return _QUERY_STRING.sub("?…", record.getMessage())
 
 
 class AccessJsonFormatter(logging.Formatter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -564,6 +565,26 @@ def test_refuses_bad_bodies_as_problems_and_changes_nothing(world, status):
             assert_problem(response, status)
     assert (world.count(), world.audit_count()) == counts
     assert read(world.alice, lead["id"]) == lead
+
+
+def streamed(body: bytes) -> dict:
+    """A request body sent in chunks (no Content-Length), as gunicorn hands it over."""
+    return {
+        "input_stream": io.BytesIO(body),
+        "content_type": JSON,
+        "headers": {"Transfer-Encoding": "chunked"},  # werkzeug then ignores Content-Length
+        "environ_overrides": {"wsgi.input_terminated": True},
+    }
+
+
+def test_a_chunked_body_over_1_mib_is_refused_not_cut_off(world):
+    """A valid object padded past 1 MiB with spaces was cut at 1 MiB and accepted (201)."""
+    body = b'{"firstName": "A", "lastName": "B"}' + b" " * MIB
+    response = world.alice.post("/api/leads", **streamed(body))
+    assert_problem(response, 413)
+    assert world.count() == 0
+    small = world.alice.post("/api/leads", **streamed(body[: MIB - 1]))
+    assert small.status_code == 201  # up to the limit, a streamed body is read whole
 
 
 def test_accepts_json_with_charset_and_json_suffix_media_types(world):

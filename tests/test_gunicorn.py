@@ -66,6 +66,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def raw_request(port: int, data: bytes) -> bytes:
+    """Send bytes as they are (a malformed request line, a chunked body); the answer's bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def chunked_post(path: str, body: bytes) -> bytes:
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536])
+        for i in range(0, len(body), 65536)
+    )
+    return (
+        (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Authorization: Bearer pl_not-a-real-secret\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        ).encode()
+        + chunks
+        + b"0\r\n\r\n"
+    )
+
+
 def get(url: str, headers: dict[str, str]) -> int:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
@@ -82,7 +109,7 @@ def test_a_real_gunicorn_logs_json_lines_and_resets_pools_after_fork(sqlite_temp
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "gunicorn-test-secret",
+        "SECRET_KEY": "gunicorn-test-secret-" + "k" * 32,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_PRELOAD": "1",
@@ -102,6 +129,12 @@ def test_a_real_gunicorn_logs_json_lines_and_resets_pools_after_fork(sqlite_temp
             time.sleep(0.1)
         assert get(f"{base}/healthz", {"X-Request-Id": "probe-1"}) == 200
         assert get(f"{base}/api/leads", {"Authorization": "Bearer pl_not-a-real-secret"}) == 401
+        # A malformed request line: gunicorn's warning must not carry its query string.
+        answer = raw_request(port, b"GET  /leads?token=query-secret-1 HTTP/1.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400")
+        # A chunked body over 1 MiB is refused, never cut off at the limit and read.
+        body = b'{"firstName": "A", "lastName": "B"}' + b" " * (1024 * 1024)
+        assert raw_request(port, chunked_post("/api/auth/login", body)).startswith(b"HTTP/1.1 413")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -116,3 +149,5 @@ def test_a_real_gunicorn_logs_json_lines_and_resets_pools_after_fork(sqlite_temp
     assert not any("Control socket" in line["message"] for line in errors)
     everything = Path(out.name).read_text() + Path(err.name).read_text()
     assert "pl_not-a-real-secret" not in everything
+    assert "query-secret-1" not in everything
+    assert any("Invalid request from ip=" in line["message"] for line in errors)
