@@ -104,13 +104,27 @@ def merge_engine_options(ours: dict[str, Any], given: Mapping[str, Any]) -> dict
     return merged
 
 
+MIN_SECRET_KEY_LENGTH = 32
+_MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def _check_secret_key(key: str | bytes | None) -> None:
+    """A key that signs sessions must not be guessable: long, and random (which no check can
+    prove, so the message says how to make one)."""
+    if not key:
+        raise RuntimeError(f"SECRET_KEY is not set. Set it to a long random value: {_MAKE_A_KEY}")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(
+            f"SECRET_KEY is too short ({len(key)} characters): use at least "
+            f"{MIN_SECRET_KEY_LENGTH} characters of a random value, e.g. the output of "
+            f"{_MAKE_A_KEY}"
+        )
+
+
 def check(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
     """Refuse to start with settings that are unsafe outside development."""
-    if not config.get("SECRET_KEY") and not (debug or testing):
-        raise RuntimeError(
-            "SECRET_KEY is not set. Set it to a long random value, e.g. "
-            "python -c 'import secrets; print(secrets.token_hex(32))'"
-        )
+    if not (debug or testing):
+        _check_secret_key(config.get("SECRET_KEY"))
     if config.get("HTMX_SOURCE") not in ("cdn", "local"):
         raise RuntimeError("HTMX_SOURCE must be 'cdn' or 'local'.")
     for name in ("COUNT_CACHE_SIZE", "LIST_CACHE_MB"):

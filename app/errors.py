@@ -42,8 +42,6 @@ def error_response(
 ) -> Response | tuple[str, int, dict[str, str]]:
     """The error in the shape the caller reads: problem+json for the API, a page otherwise."""
     if is_api_request():
-        # Set here too: the API blueprint's after_request never sees URLs that match no route.
-        headers = {"Cache-Control": "no-store", **(headers or {})}
         return problem(status, detail, errors=errors, headers=headers)
     title = HTTPStatus(status).phrase
     page = render_template("errors/error.html", status=status, title=title, detail=detail)

@@ -50,10 +50,17 @@ def add_missing(response: Response, headers: Iterable[tuple[str, str]]) -> None:
     response.headers.extend([(k, v) for k, v in headers if k.lower() not in present])
 
 
+# Pages hold lead data and forms with CSRF tokens: never kept by the browser (after sign-out
+# it would still show them) or a shared cache. Static files keep their own caching.
+NO_STORE = ("Cache-Control", "no-store")
+
+
 def register_security_headers(app: Flask) -> None:
     headers = security_headers(app.config["HTMX_SOURCE"])
+    dynamic = (*headers, NO_STORE)
 
     @app.after_request
     def _add_headers(response: Response) -> Response:
-        add_missing(response, (*headers, HSTS) if request.is_secure else headers)
+        chosen = headers if request.endpoint == "static" else dynamic
+        add_missing(response, (*chosen, HSTS) if request.is_secure else chosen)
         return response

@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--sqlite", help="SQLite file to create, e.g. bench/data/bench.db")
     parser.add_argument("--postgres", help="PostgreSQL URL of a database to (re)create")
     args = parser.parse_args()
-    os.environ.setdefault("SECRET_KEY", "bench-secret-key")
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef0123")
     DATA.mkdir(parents=True, exist_ok=True)
     targets = []
     if args.sqlite:

@@ -200,7 +200,7 @@ def run(setup: dict, seconds: float, only_cases: re.Pattern[str] | None = None) 
     name = setup["database"]
     env = {
         "DATABASE_URL": setup["url"],
-        "SECRET_KEY": "bench-secret-key",
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef0123",
         "SESSION_COOKIE_SECURE": "false",
         "RATELIMIT_ENABLED": "false",
         "GUNICORN_MAX_REQUESTS": "0",  # keep each worker (and its caches) for the whole run

@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
-SECRET_KEY = "bench-secret-key"
+SECRET_KEY = "bench-secret-key-0123456789abcdef0123"
 # The limiter stays on (its cost is part of every request) but never refuses the benchmark.
 SERVER_ENV = {"SECRET_KEY": SECRET_KEY, "RATELIMIT_API_PER_TOKEN": "10000000/minute"}
 

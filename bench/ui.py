@@ -47,7 +47,7 @@ def prepare(database: Path, leads: int) -> tuple[dict[str, str], str, str]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "bench-ui-secret",
+        "SECRET_KEY": "bench-ui-secret-0123456789abcdef012345",
         "SESSION_COOKIE_SECURE": "false",
         "RATELIMIT_ENABLED": "false",
         "GUNICORN_MAX_REQUESTS": "0",  # keep each worker (and its caches) for the whole run

@@ -38,6 +38,28 @@ def state(world: World, lead_id: int) -> tuple[int, dict | None, int]:
     return len(world.alice.ids("archived=true")) + len(world.alice.ids()), lead, world.audit_count()
 
 
+# Caching ---------------------------------------------------------------------------------------
+
+
+def test_signed_in_pages_and_fragments_are_never_stored_by_the_browser(alice, world):
+    """Lead data must not stay in the browser's cache after sign-out."""
+    lead = world.alice.create_lead(notes="private notes")["id"]
+    for url, headers in [
+        ("/leads", {}),
+        ("/leads?search=test", FRAGMENT),
+        ("/leads/count?search=test", {}),
+        (f"/leads/{lead}", {}),
+        (f"/leads/{lead}/edit", {}),
+        (f"/leads/{lead}/delete", {}),
+        ("/leads/new", {}),
+        ("/password", {}),
+        ("/leads/999999", {}),  # an error page too
+    ]:
+        response = alice.get(url, headers=headers)
+        assert response.headers.get("Cache-Control") == "no-store", url
+    assert alice.get("/static/css/app.css").headers.get("Cache-Control") != "no-store"
+
+
 # CSRF ----------------------------------------------------------------------------------------
 
 

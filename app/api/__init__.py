@@ -1,11 +1,10 @@
 """The JSON API under /api. Bearer tokens only, so it is exempt from CSRF."""
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.wrappers import Request
 
 from app.ratelimits import api_limit
-from app.security import add_missing
 
 PREFIX = "/api"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -23,13 +22,6 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
         if is_api_path(request.path):
             return None
         return super().open_session(app, request)
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    # Lead data is private: never kept by browsers or shared caches.
-    add_missing(response, [("Cache-Control", "no-store")])
-    return response
 
 
 from app.api import auth, context, leads, openapi  # noqa: E402, F401  (registers routes)
