@@ -63,6 +63,7 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     database.close_sessions_safely(app)  # after db.init_app: its teardown runs first
+    database.create_sqlite_file_privately(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
     ratelimits.register(app)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import select
 import sqlite3
+import stat
 import time
 from typing import Any, TypeVar
 
@@ -257,6 +259,25 @@ def close_sessions_safely(app: Flask) -> None:
             db.session().invalidate()  # drop the connection without talking to the server
         finally:
             db.session.remove()  # never leak the connection, whatever failed above
+
+
+def create_sqlite_file_privately(app: Flask) -> None:
+    """Create a new SQLite database file readable by its owner only (0600) before SQLite does
+    (with the umask's 0644, anyone on the host could read the leads and password hashes).
+    SQLite gives the -wal and -shm files the database file's mode. An existing file keeps its
+    mode; one that others can read is worth a warning."""
+    with app.app_context():
+        url = db.engine.url
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or "uri" in url.query:
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("%s can be read by other users of this host: chmod 600 it", path)
+    except OSError:
+        return  # e.g. a directory that does not exist yet: SQLite's own error will say so
 
 
 def is_sqlite() -> bool:

@@ -116,6 +116,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "test.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        path.chmod(0o600)  # as the app creates a database (app/database.py)
         return f"sqlite:///{path}"
     return request.getfixturevalue("postgres_url")
 

@@ -43,6 +43,7 @@ def test_a_backup_taken_during_a_write_holds_every_committed_lead(world, tmp_pat
     assert result.exit_code == 0, result.output
     assert "Backed up" in result.output
     copy = tmp_path / "copy.db"
+    assert copy.stat().st_mode & 0o777 == 0o600  # as private as the live database
     with sqlite3.connect(copy) as check:
         assert check.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one file
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)

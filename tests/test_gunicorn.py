@@ -105,6 +105,7 @@ def get(url: str, headers: dict[str, str]) -> int:
 def test_a_real_gunicorn_logs_json_lines_and_resets_pools_after_fork(sqlite_template, tmp_path):
     database = tmp_path / "served.db"
     shutil.copyfile(sqlite_template, database)
+    database.chmod(0o600)
     port = free_port()
     env = {
         **os.environ,

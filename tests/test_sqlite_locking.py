@@ -1,10 +1,13 @@
 """SQLite under several workers: WAL, a configurable busy timeout, foreign keys on, writers that
-take the lock up front, and a lock that outlasts the timeout answers 503, never 500."""
+take the lock up front, and a lock that outlasts the timeout answers 503, never 500; the
+database's files are readable by their owner only."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +32,7 @@ def sqlite_app(sqlite_template: Path, tmp_path: Path) -> Iterator[Callable[..., 
     """Apps over one fresh SQLite file, with settings of the test's choosing."""
     path = tmp_path / "locking.db"
     shutil.copyfile(sqlite_template, path)
+    path.chmod(0o600)
     apps: list[Flask] = []
 
     def make(**settings: object) -> Flask:
@@ -141,3 +145,21 @@ def test_readers_are_not_blocked_by_an_open_write_transaction(locked):
     listing = world.alice.list()
     assert time.perf_counter() - started < 1  # no waiting for the writer
     assert [lead["firstName"] for lead in listing["data"]] == ["Test"]
+
+
+def test_a_new_database_and_its_wal_files_are_readable_by_their_owner_only(tmp_path):
+    """Created 0644 under the usual umask before: anyone on the host could read the leads."""
+    path = tmp_path / "instance" / "fresh.db"
+    path.parent.mkdir()
+    umask = os.umask(0o022)
+    try:
+        app = create_app(config_for(f"sqlite:///{path}"))
+        with app.app_context(), db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE notes (text TEXT)")  # a write: -wal and -shm
+            conn.exec_driver_sql("INSERT INTO notes VALUES ('private')")
+            modes = {s: stat.S_IMODE(os.stat(f"{path}{s}").st_mode) for s in ("", "-wal", "-shm")}
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        os.umask(umask)
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
