@@ -605,6 +605,30 @@ ROUTES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/leads/{id}", None),
+        ("PATCH", "/api/leads/{id}", {"company": "Changed"}),
+        ("DELETE", "/api/leads/{id}", None),
+        ("POST", "/api/leads/{id}/archive", None),
+        ("DELETE", "/api/leads/{id}/archive", None),
+        ("POST", "/api/leads", {"firstName": "A", "lastName": "B"}),
+        ("GET", "/api/auth/session", None),
+        ("POST", "/api/auth/login", {"email": "alice@acme.test", "password": "x" * 12}),
+        ("GET", "/api/openapi.json", None),
+    ],
+)
+def test_a_query_parameter_a_route_does_not_take_is_a_400_naming_it(world, method, path, body):
+    """It was ignored, so a typo (?dryRun=true, ?fields=…) silently did something else."""
+    lead = world.alice.create_lead()
+    url = path.format(id=lead["id"]) + "?dryRun=true&verbose"
+    response = world.alice.request(method, url, json=body)
+    problem = assert_problem(response, 400, "dryRun", "verbose")
+    assert problem["errors"]["dryRun"] == ["Unknown parameter: this operation takes none."]
+    assert world.count() == 1 and read(world.alice, lead["id"]) == lead
+
+
 LEAD_IDS = {
     400: ["abc", "-1", "1.5", "1e3", "%20", "%D9%A3", "+1"],  # %D9%A3: an Arabic-Indic three
     404: ["0", "00", "2147483647", "2147483648", "9223372036854775807", "9" * 30],

@@ -27,4 +27,5 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
 from app.api import auth, context, leads, openapi  # noqa: E402, F401  (registers routes)
 
 bp.before_request(context.authenticate)
+bp.before_request(context.refuse_query_parameters)
 api_limit(bp)  # per token, checked before authentication

@@ -18,6 +18,7 @@ from app.auth.tokens import (
     find_api_token,
     read_session_token,
 )
+from app.leads.validation import ValidationError
 from app.models import AccountRecord, Role
 from app.permissions import Actor
 
@@ -46,6 +47,29 @@ def public(view: F) -> F:
     """Mark an API view as open without a token."""
     view.public = True  # type: ignore[attr-defined]
     return view
+
+
+def reads_query(view: F) -> F:
+    """Mark an API view that reads query parameters (and refuses the ones it does not know);
+    every other view takes none."""
+    view.reads_query = True  # type: ignore[attr-defined]
+    return view
+
+
+NO_PARAMETERS = "Unknown parameter: this operation takes none."
+
+
+def refuse_query_parameters() -> None:
+    """before_request, after authentication: a parameter the API does not understand is a 400
+    naming it, never silently ignored (a mistyped option would do something else)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "reads_query", False) or not request.args:
+        return
+    names = list(dict.fromkeys(request.args))
+    raise ValidationError(
+        {name: [NO_PARAMETERS] for name in names},
+        f"Unknown query parameters: {', '.join(names)} (this operation takes none).",
+    )
 
 
 def caller() -> Caller:

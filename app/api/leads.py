@@ -7,7 +7,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from app.api import bp, idempotency
 from app.api.body import json_object
-from app.api.context import actor, caller, current_account
+from app.api.context import actor, caller, current_account, reads_query
 from app.cache import LRUCache
 from app.leads import query, service
 from app.leads.serialize import audit_to_json, lead_to_json, rows_to_json
@@ -27,6 +27,7 @@ def configure_list_cache(megabytes: int) -> None:
 
 
 @bp.get("/leads")
+@reads_query
 def index() -> Response:
     """A page of the account's leads, filtered, searched and sorted.
 

@@ -364,7 +364,7 @@ def _paths() -> Schema:
             "get": {
                 "operationId": "getSession",
                 "summary": "The token's user, accounts and expiry",
-                "responses": {"200": _session_response(), **_errors(401, 429)},
+                "responses": {"200": _session_response(), **_errors(400, 401, 429)},
             }
         },
         "/api/openapi.json": {
@@ -376,7 +376,8 @@ def _paths() -> Schema:
                     "200": {
                         "description": "The OpenAPI document.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
+                    },
+                    "400": {"$ref": "#/components/responses/E400"},
                 },
             }
         },
