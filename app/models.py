@@ -84,7 +84,7 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Bumped to end every session of the user (sign-out everywhere, password change, removal).
+    # Bumped to end every session of the user (sign-out everywhere, a password change).
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

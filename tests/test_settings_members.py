@@ -210,7 +210,7 @@ def test_the_last_admin_cannot_be_removed(app, world, alice):
 # Removing ----------------------------------------------------------------------------------
 
 
-def test_removing_a_member_ends_their_sessions_and_api_access(app, world, alice):
+def test_removing_a_member_ends_their_access_to_the_account(app, world, alice):
     bob_browser = signed_in_client(app, "bob@acme.test")
     bob_session = world.session("bob@acme.test")
     assert bob_browser.get("/leads").status_code == 200
@@ -220,13 +220,38 @@ def test_removing_a_member_ends_their_sessions_and_api_access(app, world, alice)
     response = post_form(alice, f"/settings/members/{membership_id(app, 'bob@acme.test')}/remove")
     assert response.status_code == 303
     page = text(alice.get(MEMBERS))
-    assert "Removed bob@acme.test from Acme; their sessions have ended." in page
+    assert "Removed bob@acme.test from Acme; their access to it has ended." in page
     assert "bob@acme.test" not in members_on(page)
 
     assert bob_browser.get("/leads").headers["Location"].startswith("/login")
-    assert_problem(bob_session.get("/api/leads"), 401)
-    assert_problem(world.bob.get("/api/leads"), 401)
+    assert_problem(bob_session.get("/api/leads"), 403)  # a member of no account now
+    assert_problem(world.bob.get("/api/leads"), 401)  # revoked
     assert world.alice.get("/api/leads").status_code == 200  # nobody else is touched
+
+
+def test_removal_from_one_account_leaves_the_users_other_accounts_alone(app, world):
+    """An admin of B could add anyone by email and remove them again, and so sign them out
+    everywhere at will: removal from B must end B's access only."""
+    alice_browser = signed_in_client(app, "alice@acme.test")
+    in_globex = signed_in_client(app, "alice@acme.test")
+    post_form(in_globex, "/account", {"account": world.globex})
+    acme_session, globex_session = world.session("alice@acme.test"), None
+    globex_session = world.session("alice@acme.test", world.globex)
+    globex_token = Api(world.client, token_for(app, "alice@acme.test", "Globex"), "alice")
+    assert globex_token.get("/api/leads").status_code == 200
+    carol = signed_in_client(app, "carol@globex.test")
+
+    removed = post_form(
+        carol, f"/settings/members/{membership_id(app, 'alice@acme.test', 'Globex')}/remove"
+    )
+    assert removed.status_code == 303
+
+    assert alice_browser.get("/leads").status_code == 200  # signed in, in Acme
+    assert '<span class="account-name">Acme</span>' in text(in_globex.get("/leads"))
+    assert acme_session.get("/api/leads").status_code == 200
+    assert world.alice.get("/api/leads").status_code == 200  # her API token in Acme
+    assert_problem(globex_session.get("/api/leads"), 403)
+    assert_problem(globex_token.get("/api/leads"), 401)
 
 
 def test_a_removed_members_api_token_stays_dead_when_they_are_added_again(app, world, alice):
@@ -267,12 +292,15 @@ def test_a_member_removed_from_their_primary_account_keeps_working_in_another(ap
     assert '<span class="account-name">Globex</span>' in text(alice.get("/leads"))
 
 
-def test_an_admin_who_removes_themselves_is_signed_out(app, world, alice):
+def test_an_admin_who_leaves_an_account_carries_on_in_their_other_one(app, world, alice):
     url = f"/settings/members/{membership_id(app, 'bob@acme.test')}/role"
     post_form(alice, url, {"role": "admin"})
     response = post_form(alice, f"/settings/members/{membership_id(app, 'alice@acme.test')}/remove")
     assert response.status_code == 303
-    assert alice.get(MEMBERS).headers["Location"].startswith("/login")
+    assert response.headers["Location"] == "/leads"  # Acme's settings are no longer hers
+    page = text(alice.get("/leads"))
+    assert "You left Acme." in page
+    assert '<span class="account-name">Globex</span>' in page
     assert membership_id(app, "alice@acme.test") is None
 
 

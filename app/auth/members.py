@@ -14,7 +14,7 @@ from typing import NoReturn
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import contains_eager
 
-from app.auth.accounts import add_member, create_user, end_sessions, find_user
+from app.auth.accounts import add_member, create_user, find_user
 from app.database import begin_write
 from app.extensions import db
 from app.models import Account, ApiToken, Membership, Role, User
@@ -79,8 +79,10 @@ def change_role(actor: Actor, account: Account, membership_id: int, role: Role) 
 
 
 def remove(actor: Actor, account: Account, membership_id: int) -> User:
-    """Take the member out of the account: their sessions end everywhere and their API tokens
-    in this account are revoked. The last admin cannot be removed."""
+    """Take the member out of this account, and out of this account only: their API tokens
+    in it are revoked, and their sessions stop acting in it (each falls back to another of
+    their accounts on its next request). Their sessions elsewhere go on: an admin of one
+    account must not be able to sign anyone out of another. The last admin stays."""
     actor.require(Permission.MANAGE)
     _lock(account)
     membership = _get(account, membership_id)
@@ -90,7 +92,6 @@ def remove(actor: Actor, account: Account, membership_id: int) -> User:
     db.session.flush()
     _revoke_tokens(account, user)
     _keep_a_primary(user)
-    end_sessions(user)
     db.session.commit()
     return user
 

@@ -1,8 +1,9 @@
 """Browser sessions: who is signed in, in which account, and for how long.
 
 The session is Flask's signed cookie. It names the user and their session version; the
-version is checked against the database on every request, so bumping it (sign-out, password
-change, removal from an account) ends every session of that user at once. Sessions also end
+version is checked against the database on every request, so bumping it (sign-out, a password
+change) ends every session of that user at once. Removal from an account ends only that
+account's part: the session falls back to another of the user's accounts. Sessions also end
 after an idle period and after an absolute lifetime.
 """
 

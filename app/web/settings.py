@@ -101,14 +101,18 @@ def change_role(membership_id: int) -> Response:
 
 @bp.post("/settings/members/<id:membership_id>/remove")
 def remove_member(membership_id: int) -> Response:
-    """Take a member out of the account; every session of theirs ends."""
+    """Take a member out of the account: their access to it ends, and only to it."""
     actor = _admin()
-    account = signed_in().account
+    current = signed_in()
+    account = current.account
     try:
         user = membership.remove(actor, account, membership_id)
     except membership.MemberRefused as refusal:
         return _members_page(MemberForm(formdata=None), 409, refusal=str(refusal))
-    flash(f"Removed {user.email} from {account.name}; their sessions have ended.", "success")
+    if user.id == current.user.id:
+        flash(f"You left {account.name}.", "success")
+        return redirect(url_for("web.index"), 303)
+    flash(f"Removed {user.email} from {account.name}; their access to it has ended.", "success")
     return redirect(url_for("web.members"), 303)
 
 
