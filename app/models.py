@@ -1,4 +1,11 @@
-"""The database tables: accounts, users and their memberships, API tokens, leads, audit events."""
+"""The database tables: accounts, users and their memberships, invitations, API tokens, leads,
+audit events.
+
+Ids are never reused: they appear in URLs, audit entries, ETags and sessions, so a new row
+with a deleted row's id would inherit what pointed at the old one (a new lead showing a
+deleted lead's history). PostgreSQL's sequences never hand an id out twice; SQLite's plain
+INTEGER PRIMARY KEY gives max(id) + 1, so every table says AUTOINCREMENT there.
+"""
 
 from __future__ import annotations
 
@@ -37,8 +44,12 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class Account(db.Model):
     __tablename__ = "accounts"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(20), unique=True)
@@ -80,10 +91,14 @@ AccountView = Account | AccountRecord
 
 class User(db.Model):
     __tablename__ = "users"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Set when someone else chose the password (a temporary one): the user must choose their
+    # own at their next sign-in, before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Bumped to end every session of the user (sign-out everywhere, a password change).
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -95,7 +110,7 @@ class User(db.Model):
 
 class Membership(db.Model):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("user_id", "account_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "account_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -110,8 +125,31 @@ class Membership(db.Model):
     account: Mapped[Account] = relationship(lazy="joined")
 
 
+class Invitation(db.Model):
+    """An invitation to join an account with a role: a single-use link that expires. Only a
+    hash of the link's token is kept; the membership exists once the invitee accepts."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_account_email", "account_id", "email"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))  # stored lower-case
+    role: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(lazy="joined")
+    invited_by: Mapped[User] = relationship(lazy="joined")
+
+
 class ApiToken(db.Model):
     __tablename__ = "api_tokens"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(
@@ -209,6 +247,7 @@ leads_table = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     *(_column(f) for f in COLUMNS),
+    **NEVER_REUSE_IDS,
 )
 _sort_indexes(leads_table)
 
@@ -234,7 +273,7 @@ class AuditEvent(db.Model):
     """One entry of a lead's history. Kept when the lead is deleted, so no foreign key to it."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_lead", "lead_id", "id"),)
+    __table_args__ = (Index("ix_audit_events_lead", "lead_id", "id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(
@@ -257,7 +296,7 @@ class IdempotencyKey(db.Model):
 
     __tablename__ = "idempotency_keys"
     # One key per account and credential: "token:<api token id>" or "user:<user id>".
-    __table_args__ = (UniqueConstraint("account_id", "credential", "key"),)
+    __table_args__ = (UniqueConstraint("account_id", "credential", "key"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

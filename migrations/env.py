@@ -1,6 +1,7 @@
 """Alembic environment for Flask-Migrate: migrations run against the app's engine."""
 
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -57,8 +58,26 @@ def run_migrations_online():
             # runs in one transaction from its first statement, reads included.
             connection.execution_options(isolation_level="READ COMMITTED")
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
-        with context.begin_transaction():
+        with sqlite_foreign_keys_off(connection), context.begin_transaction():
             context.run_migrations()
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection):
+    """SQLite changes a table by rebuilding it (batch mode, revision 0005): with foreign keys
+    on, dropping the old table deletes its rows first, and ON DELETE CASCADE takes every row
+    that references them along. Off while migrations run (the pragma works only outside a
+    transaction, so on the driver's connection, before the first statement); a rebuild checks
+    the keys itself (PRAGMA foreign_key_check). On again afterwards, as the app needs them."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

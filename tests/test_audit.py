@@ -177,6 +177,28 @@ def test_delete_is_recorded_and_the_history_is_kept(world):
     )
 
 
+def test_a_deleted_leads_id_is_never_given_to_a_new_lead(world):
+    """SQLite gave the newest deleted lead's id to the next lead, which then showed the deleted
+    lead's history (its email, its notes) to anyone who could read leads, a viewer too."""
+    kept = world.alice.create_lead()
+    newest = world.alice.create_lead(email="secret@old.example", notes="private")
+    idempotent = {"Idempotency-Key": "once"}
+    assert world.alice.post("/api/leads", json={"firstName": "A", "lastName": "B"},
+                            headers=idempotent).status_code == 201  # fmt: skip
+    replayed = world.alice.get("/api/leads").get_json()["data"][0]["id"]
+    for lead_id in (replayed, newest["id"]):
+        assert world.alice.delete(f"/api/leads/{lead_id}").status_code == 204
+    new = world.alice.create_lead()
+    assert new["id"] > replayed > newest["id"] > kept["id"]
+    history = world.vera.get(f"/api/leads/{new['id']}").get_json()["auditLog"]
+    assert [entry["event"] for entry in history] == ["lead_created"]
+    assert "secret@old.example" not in json.dumps(history)
+    again = world.alice.post("/api/leads", json={"firstName": "A", "lastName": "B"},
+                             headers=idempotent)  # fmt: skip
+    assert again.headers["Location"] == f"/api/leads/{replayed}"  # the deleted one, not new
+    assert world.alice.get(again.headers["Location"]).status_code == 404
+
+
 def test_writes_that_change_nothing_are_not_recorded(world):
     lead = world.alice.create_lead(company="Acme")
     path = f"/api/leads/{lead['id']}"
