@@ -13,8 +13,14 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from app.auth.accounts import add_member, create_user, find_user, get_or_create_account
-from app.auth.passwords import password_problem
+from app.auth.accounts import (
+    add_member,
+    create_user,
+    find_user,
+    get_or_create_account,
+    set_password,
+)
+from app.auth.passwords import password_problem, verify_password
 from app.auth.tokens import create_api_token
 from app.backup import backup_command
 from app.demo import add_demo_leads, demo_admin_email
@@ -25,9 +31,26 @@ users = AppGroup("users", help="Manage users and their account memberships.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
 
 
+TEMPORARY = click.option(
+    "--temporary",
+    is_flag=True,
+    help="Someone else will use this password: they must choose their own at their next sign-in.",
+)
+
+
+def _check_password(password: str) -> None:
+    if problem := password_problem(password):
+        raise click.UsageError(f"--password: {problem}")
+
+
 @users.command("create")
 @click.argument("email")
-@click.option("--password", required=True, help="At least 10 characters, not a common one.")
+@click.option(
+    "--password",
+    default=None,
+    help="At least 10 characters, not a common one. Needed for a new user; for an existing "
+    "user, only their current password is accepted (it is never changed here).",
+)
 @click.option("--account", "account_name", required=True, help="Account name (created if new).")
 @click.option(
     "--role",
@@ -35,16 +58,31 @@ tokens = AppGroup("tokens", help="Manage API tokens.")
     default=None,
     help="Role in the account [default: admin for a new account, else member].",
 )
-def create_user_command(email: str, password: str, account_name: str, role: str | None) -> None:
-    """Create the user if needed and add them to the account NAME."""
+@TEMPORARY
+def create_user_command(
+    email: str, password: str | None, account_name: str, role: str | None, temporary: bool
+) -> None:
+    """Create the user if needed and add them to the account NAME.
+
+    For an existing user the password is never changed nor ignored: give none, or their
+    current one (scripts that create a user, then add them to a second account, keep working);
+    `flask users set-password` sets a new one.
+    """
     user = find_user(email)
     if user is None:
-        if problem := password_problem(password):
-            raise click.UsageError(f"--password: {problem}")
+        if password is None:
+            raise click.UsageError("--password is needed to create a new user.")
+        _check_password(password)
         if "@" not in email:
             raise click.UsageError("EMAIL must be an email address.")
-        user = create_user(email, password)
+        user = create_user(email, password, temporary=temporary)
         click.echo(f"Created user {user.email}")
+    elif temporary or (password is not None and not verify_password(user.password_hash, password)):
+        raise click.UsageError(
+            f"{user.email} exists already, and `users create` never changes a password: give "
+            f"no --password, or their current one. To set a new password: "
+            f"flask --app wsgi users set-password {user.email}"
+        )
     account, created = get_or_create_account(account_name.strip())
     if created:
         click.echo(f"Created account {account.name} ({account.public_id})")
@@ -53,6 +91,27 @@ def create_user_command(email: str, password: str, account_name: str, role: str 
     db.session.commit()
     primary = " (primary)" if membership.is_primary else ""
     click.echo(f"{user.email} is {chosen} of {account.name} ({account.public_id}){primary}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 10 characters, not a common one [default: asked for, not echoed].",
+)
+@TEMPORARY
+def set_password_command(email: str, password: str, temporary: bool) -> None:
+    """Set a new password for EMAIL; every session of theirs ends."""
+    user = find_user(email)
+    if user is None:
+        raise click.UsageError(f"No user {email}.")
+    _check_password(password)
+    set_password(user, password, temporary=temporary)
+    then = " They must choose their own at their next sign-in." if temporary else ""
+    click.echo(f"Set a new password for {user.email}; their sessions have ended.{then}")
 
 
 @tokens.command("create")

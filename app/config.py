@@ -58,6 +58,8 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         # Browser sessions end after this long without a request, and after this long at most.
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "480")),
         "SESSION_MAX_HOURS": int(env.get("SESSION_MAX_HOURS", "168")),
+        # How long an invitation link works (once) before it must be sent again.
+        "INVITATION_DAYS": int(env.get("INVITATION_DAYS", "7")),
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_MAX_HOURS", "168")) * 3600,
         # CSRF tokens live as long as the session they belong to.
         "WTF_CSRF_TIME_LIMIT": None,
@@ -127,6 +129,8 @@ def check(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         _check_secret_key(config.get("SECRET_KEY"))
     if config.get("HTMX_SOURCE") not in ("cdn", "local"):
         raise RuntimeError("HTMX_SOURCE must be 'cdn' or 'local'.")
+    if not isinstance(config.get("INVITATION_DAYS"), int) or config["INVITATION_DAYS"] < 1:
+        raise RuntimeError("INVITATION_DAYS must be a whole number of days, 1 or more.")
     for name in ("COUNT_CACHE_SIZE", "LIST_CACHE_MB"):
         if not isinstance(config.get(name), int) or config[name] < 0:
             raise RuntimeError(f"{name} must be a whole number, 0 or more (0: no cache).")

@@ -19,6 +19,7 @@ from app.api import is_api_path
 from app.api.problems import problem
 from app.auth.accounts import AccountRefused
 from app.auth.api_tokens import TokenNotFound
+from app.auth.invitations import InvitationNotFound
 from app.auth.members import MemberNotFound
 from app.db_errors import is_conflict, is_locked, is_unavailable
 from app.extensions import db
@@ -116,6 +117,9 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(LeadNotFound, lambda e: error_response(404, "No lead with this id."))
     app.register_error_handler(MemberNotFound, lambda e: error_response(404, "No such member."))
     app.register_error_handler(TokenNotFound, lambda e: error_response(404, "No such API token."))
+    app.register_error_handler(
+        InvitationNotFound, lambda e: error_response(404, "No such invitation.")
+    )
     app.register_error_handler(
         StaleLead,
         lambda e: error_response(

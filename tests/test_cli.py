@@ -1,4 +1,4 @@
-"""The operator commands: `flask users create`, `flask tokens create`, `flask demo`."""
+"""The operator commands: `flask users create`, `users set-password`, `tokens create`, `demo`."""
 
 from __future__ import annotations
 
@@ -86,6 +86,97 @@ def test_users_create_in_an_existing_account_makes_a_member_unless_a_role_is_giv
     assert memberships(app, "erin@example.com") == [("Initech", "member", True)]
     assert memberships(app, "finn@example.com") == [("Initech", "viewer", True)]
     assert count(app, Account) == 1
+
+
+def stored(app, email: str) -> tuple[str, int, bool]:
+    """The user's password hash, session version and whether the password is temporary."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        return user.password_hash, user.session_version, user.must_change_password
+
+
+def test_users_create_never_changes_or_ignores_an_existing_users_password(app, runner, client):
+    """It ignored --password for an existing user, and said nothing: the operator believed a
+    password was set that was not."""
+    assert create_user(runner, "dana@example.com", "Initech").exit_code == 0
+    before = stored(app, "dana@example.com")
+    refused = create_user(runner, "dana@example.com", "Hooli", password="another passphrase")
+    assert refused.exit_code == 2
+    assert "dana@example.com exists already" in refused.output
+    assert "never changes a password" in refused.output
+    assert "flask --app wsgi users set-password dana@example.com" in refused.output
+    assert stored(app, "dana@example.com") == before
+    assert memberships(app, "dana@example.com") == [("Initech", "admin", True)]
+    temporary = create_user(runner, "dana@example.com", "Hooli", "--temporary")
+    assert temporary.exit_code == 2 and stored(app, "dana@example.com") == before
+
+
+def test_users_create_adds_an_existing_user_with_their_password_or_none(app, runner):
+    assert create_user(runner, "dana@example.com", "Initech").exit_code == 0
+    assert create_user(runner, "dana@example.com", "Hooli").exit_code == 0  # the same one
+    no_password = ["users", "create", "dana@example.com", "--account", "Globex"]
+    assert runner.invoke(args=no_password).exit_code == 0
+    assert [name for name, _, _ in memberships(app, "dana@example.com")] == [
+        "Initech",
+        "Hooli",
+        "Globex",
+    ]
+
+
+def test_users_create_needs_a_password_for_a_new_user(app, runner):
+    result = runner.invoke(args=["users", "create", "dana@example.com", "--account", "Initech"])
+    assert result.exit_code == 2 and "--password is needed" in result.output
+    assert count(app, User) == 0
+
+
+def test_users_create_temporary_makes_the_user_choose_their_own(app, runner):
+    assert create_user(runner, "dana@example.com", "Initech", "--temporary").exit_code == 0
+    assert stored(app, "dana@example.com")[2] is True
+    assert create_user(runner, "erin@example.com", "Initech").exit_code == 0
+    assert stored(app, "erin@example.com")[2] is False  # the operator's own, by default
+
+
+def test_users_set_password_sets_it_and_ends_every_session(app, runner, client):
+    assert create_user(runner, "dana@example.com", "Initech").exit_code == 0
+    token = login(client, "dana@example.com", PASSWORD)["token"]
+    _, version, _ = stored(app, "dana@example.com")
+    result = runner.invoke(
+        args=["users", "set-password", "dana@example.com", "--password", "a fresh passphrase"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Set a new password for dana@example.com; their sessions have ended." in result.output
+    assert stored(app, "dana@example.com")[1:] == (version + 1, False)
+    assert_problem(Api(client, token, "dana@example.com").get("/api/leads"), 401)
+    login(client, "dana@example.com", "a fresh passphrase")
+
+
+def test_users_set_password_asks_for_it_twice_and_may_make_it_temporary(app, runner):
+    assert create_user(runner, "dana@example.com", "Initech").exit_code == 0
+    typed = "typed passphrase\ntyped passphrase\n"
+    result = runner.invoke(
+        args=["users", "set-password", "dana@example.com", "--temporary"], input=typed
+    )
+    assert result.exit_code == 0, result.output
+    assert "typed passphrase" not in result.output  # hidden input
+    assert "They must choose their own at their next sign-in." in result.output
+    assert stored(app, "dana@example.com")[2] is True
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("nobody@example.com", "a fine passphrase", "No user nobody@example.com."),
+        ("dana@example.com", "short", "Must be at least 10 characters."),
+    ],
+)
+def test_users_set_password_refuses_unknown_users_and_weak_passwords(
+    app, runner, email, password, message
+):
+    assert create_user(runner, "dana@example.com", "Initech").exit_code == 0
+    before = stored(app, "dana@example.com")
+    result = runner.invoke(args=["users", "set-password", email, "--password", password])
+    assert result.exit_code == 2 and message in result.output
+    assert stored(app, "dana@example.com") == before
 
 
 @pytest.mark.parametrize(

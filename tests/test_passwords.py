@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from tests.support import PASSWORD, Api
+from tests.support import PASSWORD, Api, assert_problem
 from tests.web_support import assert_site_page, csrf_token, post_form, signed_in_client, text
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -149,6 +149,7 @@ def test_password_page_needs_a_signed_in_user(client):
         (PASSWORD, "short", None, "password", "Must be at least 10 characters."),
         (PASSWORD, "qwertyuiop", None, "password", "Is one of the most common passwords"),
         (PASSWORD, NEW_PASSWORD, "something else", "confirm", "The two passwords differ."),
+        (PASSWORD, PASSWORD, None, "password", "Must differ from your current password."),
     ],
 )
 def test_password_change_refuses_and_changes_nothing(
@@ -208,3 +209,57 @@ def test_a_password_that_is_not_text_is_refused_before_hashing():
         "Contains characters that are not valid text."
     )
     assert verify_password(None, "\ud800") is False
+
+
+# Temporary passwords: chosen by someone else, replaced at the next sign-in --------------------
+
+
+def mark_temporary(app: Flask, email: str) -> None:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        user.must_change_password = True
+        db.session.commit()
+
+
+def must_change(app: Flask, email: str) -> bool:
+    with app.app_context():
+        return db.session.scalar(select(User.must_change_password).where(User.email == email))
+
+
+def test_a_temporary_password_must_be_replaced_before_anything_else(app, world):
+    mark_temporary(app, "bob@acme.test")
+    signed_in = web_login(app, "bob@acme.test", PASSWORD)
+    assert signed_in.headers["Location"] == "/password?next=/leads"
+    browser = signed_in_client(app, "bob@acme.test")  # the same, for the requests below
+    page = browser.get("/password?next=/leads")
+    assert "Choose your own password" in text(page)
+    assert "Your current password was chosen by someone else" in text(page)
+    lead = world.alice.create_lead()["id"]
+    for url in ("/leads", f"/leads/{lead}", "/leads/new", "/settings/members"):
+        response = browser.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"] == f"/password?next={url}", url
+    fragment = browser.get("/leads?search=x", headers={"HX-Request": "true", "HX-Target": "x"})
+    assert fragment.headers["HX-Redirect"] == "/password?next=/leads?search%3Dx"
+    switched = post_form(browser, "/account", {"account": world.acme}, page="/password")
+    assert switched.headers["Location"].startswith("/password?next=")
+
+    response = post_form(
+        browser,
+        "/password?next=/leads/" + str(lead),
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        page="/password",
+    )
+    assert response.status_code == 303 and response.headers["Location"] == f"/leads/{lead}"
+    assert must_change(app, "bob@acme.test") is False
+    assert browser.get("/leads").status_code == 200
+
+
+def test_the_api_refuses_a_temporary_password_until_it_is_replaced(app, world):
+    session = world.session("bob@acme.test")
+    mark_temporary(app, "bob@acme.test")
+    refused = api_login(app, "bob@acme.test", PASSWORD)
+    problem = assert_problem(refused, 403)
+    assert "sign in at /login and choose your own first" in problem["detail"]
+    assert_problem(session.get("/api/leads"), 403)  # a session token from before, too
+    assert world.bob.get("/api/leads").status_code == 200  # an API token is no password

@@ -13,8 +13,10 @@ as anonymous.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +28,8 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.auth.tokens import create_api_token
 from app.extensions import db
-from app.models import Account, ApiToken, Lead, Membership, Role, User
+from app.models import Account, ApiToken, Invitation, Lead, Membership, Role, User
+from app.sqltypes import utcnow
 from tests.conftest import test_config as config_for
 from tests.support import PASSWORD, World, add_user, token_for
 from tests.web_support import csrf_token, text
@@ -70,6 +73,10 @@ MATRIX: dict[str, Access] = {
     "POST /setup": Access(EVERYONE, status=404),
     "POST /api/auth/login": Access(EVERYONE, {"email": "bob@acme.test", "password": PASSWORD}),
     "GET /api/openapi.json": Access(EVERYONE),
+    # An invitation link's page: without a valid token, the clear "not valid" page, for all
+    # (tests/test_invitations.py accepts real ones)
+    "GET /invitation": Access(EVERYONE, status=404),
+    "POST /invitation": Access(EVERYONE, {"token": "not-a-real-token"}, status=404),
     # Every signed-in user
     "POST /logout": Access(SIGNED_IN),
     "POST /account": Access(SIGNED_IN, {"account": "{acme}"}),
@@ -94,7 +101,9 @@ MATRIX: dict[str, Access] = {
     "GET /leads/<id:lead_id>/delete": Access(ADMINS),
     "POST /leads/<id:lead_id>/delete": Access(ADMINS),
     "GET /settings/members": Access(ADMINS),
-    "POST /settings/members": Access(ADMINS, {"email": "new@acme.example", "role": "viewer"}),
+    "POST /settings/invitations": Access(ADMINS, {"email": "new@acme.example", "role": "viewer"}),
+    "POST /settings/invitations/<id:invitation_id>/resend": Access(ADMINS),
+    "POST /settings/invitations/<id:invitation_id>/revoke": Access(ADMINS),
     "POST /settings/members/<id:membership_id>/role": Access(ADMINS, {"role": "member"}),
     "POST /settings/members/<id:membership_id>/remove": Access(ADMINS),
     "GET /settings/tokens": Access(ADMINS),
@@ -112,7 +121,7 @@ MATRIX: dict[str, Access] = {
 }
 # Path arguments that are not objects of an account.
 FIXED_ARGUMENTS = {"filename": "css/app.css", "name": "email"}
-OBJECT_ARGUMENTS = ("lead_id", "membership_id", "token_id")
+OBJECT_ARGUMENTS = ("lead_id", "membership_id", "token_id", "invitation_id")
 VARIANTS = ("own", "foreign", "missing")
 
 
@@ -157,6 +166,8 @@ class Objects:
         if argument == "lead_id":
             return self.world.alice.create_lead(**LEAD)["id"]
         email = f"own{self.made}@acme.example"
+        if argument == "invitation_id":
+            return invitation_in(self.app, "Acme", email)
         user_id = add_user(self.app, email, [("Acme", Role.VIEWER)])
         with self.app.app_context():
             if argument == "membership_id":
@@ -173,13 +184,42 @@ class Objects:
         return self.foreign[argument] if variant == "foreign" else MISSING_ID
 
 
+def invitation_in(app: Flask, account_name: str, email: str) -> int:
+    """A pending invitation of the account, sent by its first admin."""
+    with app.app_context():
+        account = db.session.scalar(select(Account).where(Account.name == account_name))
+        admin = db.session.scalar(
+            select(Membership.user_id).where(
+                Membership.account_id == account.id, Membership.role == Role.ADMIN
+            )
+        )
+        now = utcnow()
+        invitation = Invitation(
+            account_id=account.id,
+            email=email,
+            role=Role.VIEWER,
+            token_hash=secrets.token_hex(32),
+            invited_by_id=admin,
+            expires_at=now + timedelta(days=7),
+        )
+        db.session.add(invitation)
+        db.session.commit()
+        return invitation.id
+
+
 def _foreign_objects(app: Flask, world: World) -> dict[str, int]:
     lead = world.carol.create_lead(firstName="Foreign", lastName="Lead")["id"]
     with app.app_context():
         carol = select(User.id).where(User.email == "carol@globex.test").scalar_subquery()
         membership = db.session.scalar(select(Membership.id).where(Membership.user_id == carol))
         token = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == carol))
-    return {"lead_id": lead, "membership_id": membership, "token_id": token}
+    invitation = invitation_in(app, "Globex", "guest@globex.example")
+    return {
+        "lead_id": lead,
+        "membership_id": membership,
+        "token_id": token,
+        "invitation_id": invitation,
+    }
 
 
 @pytest.fixture
@@ -277,10 +317,12 @@ def snapshot(app: Flask, foreign: dict[str, int]) -> tuple[Any, ...]:
         lead = db.session.get(Lead, foreign["lead_id"])
         membership = db.session.get(Membership, foreign["membership_id"])
         token = db.session.get(ApiToken, foreign["token_id"])
+        invitation = db.session.get(Invitation, foreign["invitation_id"])
         return (
             (lead.version, lead.archived, lead.notes) if lead else None,
             membership.role if membership else None,
             token.revoked_at if token else "gone",
+            (invitation.token_hash, invitation.revoked_at) if invitation else "gone",
         )
 
 

@@ -1,5 +1,6 @@
-"""Admin settings, members: list, add by email (a temporary password shown once), change a role,
-remove; the last admin stays; removal ends every session and API token of the member."""
+"""Admin settings, members: list, change a role, remove (people join by invitation:
+tests/test_invitations.py); the last admin stays; removal ends the member's access to that
+account only."""
 
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.auth.passwords import password_problem
 from app.extensions import db
 from app.models import Account, Membership, Role, User
-from tests.support import PASSWORD, Api, World, add_user, assert_problem, token_for
+from tests.support import Api, World, add_user, assert_problem, token_for
 from tests.web_support import assert_site_page, post_form, signed_in_client, text
 
 MEMBERS = "/settings/members"
-TEMPORARY_PASSWORD = re.compile(r'<code class="secret">([^<]+)</code>')
 
 
 @pytest.fixture
@@ -44,10 +43,6 @@ def role_of(app: Flask, email: str, account: str = "Acme") -> str | None:
             .join(Account)
             .where(User.email == email, Account.name == account)
         )
-
-
-def add(client, email: str, role: str = "member"):
-    return post_form(client, MEMBERS, {"email": email, "role": role}, page=MEMBERS)
 
 
 def members_on(page: str) -> list[str]:
@@ -78,76 +73,6 @@ def test_header_links_to_settings_for_admins_only(app, world, alice):
         page = text(signed_in_client(app, email).get("/leads"))
         assert "/settings/" not in page, email
         assert 'href="/password">Password</a>' in page  # every signed-in user
-
-
-# Adding ------------------------------------------------------------------------------------
-
-
-def test_adding_an_unknown_email_creates_the_user_with_a_temporary_password_shown_once(
-    app, world, alice
-):
-    response = add(alice, "Dana@Acme.example", "viewer")
-    assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "no-store"
-    page = text(response)
-    assert "Added dana@acme.example as viewer, with this temporary password:" in page
-    assert "Give this to them; they should change it" in page
-    found = TEMPORARY_PASSWORD.findall(page)
-    assert len(found) == 1
-    password = html.unescape(found[0])
-    assert password_problem(password) is None  # the same rules as a chosen password
-    assert role_of(app, "dana@acme.example") == "viewer"
-    assert "dana@acme.example" in members_on(text(alice.get(MEMBERS)))
-    assert password not in text(alice.get(MEMBERS))  # shown once only
-    dana = signed_in_client(app, "dana@acme.example", password)
-    assert '<span class="account-name">Acme</span>' in text(dana.get("/leads"))
-
-
-def test_temporary_passwords_differ_each_time(app, world, alice):
-    first = TEMPORARY_PASSWORD.findall(text(add(alice, "one@acme.example")))
-    second = TEMPORARY_PASSWORD.findall(text(add(alice, "two@acme.example")))
-    assert first and second and first != second
-
-
-def test_adding_an_existing_user_keeps_their_password_and_shows_none(app, world, alice):
-    add_user(app, "erin@globex.example", [("Globex", Role.ADMIN)])
-    response = add(alice, "Erin@Globex.example", "member")
-    assert response.status_code == 303
-    assert response.headers["Location"] == MEMBERS
-    page = text(alice.get(MEMBERS))
-    assert "Added erin@globex.example as member; they sign in with their own password." in page
-    assert 'class="secret"' not in page
-    assert role_of(app, "erin@globex.example") == "member"
-    assert role_of(app, "erin@globex.example", "Globex") == "admin"  # untouched
-    erin = signed_in_client(app, "erin@globex.example", PASSWORD)
-    assert f'<option value="{world.acme}" >Acme</option>' in text(erin.get("/leads"))
-
-
-def test_adding_someone_who_is_already_a_member_is_refused_with_a_message(app, world, alice):
-    add_user(app, "erin@acme.example", [("Acme", Role.MEMBER)])
-    response = add(alice, "ERIN@acme.example", "admin")
-    assert response.status_code == 409
-    assert "erin@acme.example is already a member of Acme." in text(response)
-    assert role_of(app, "erin@acme.example") == "member"
-
-
-@pytest.mark.parametrize(
-    ("data", "field", "message"),
-    [
-        ({"email": "", "role": "member"}, "email", "This field is required."),
-        ({"email": "not an email", "role": "member"}, "email", "Must be a valid email address."),
-        ({"email": "x" * 250 + "@acme.example", "role": "member"}, "email", "254"),
-        ({"email": "dana@acme.example", "role": "owner"}, "role", "Not a valid choice."),
-    ],
-)
-def test_adding_refuses_bad_input_and_keeps_it(app, world, alice, data, field, message):
-    response = post_form(alice, MEMBERS, data, page=MEMBERS)
-    assert response.status_code == 400
-    page = text(response)
-    assert f'id="error-{field}"' in page and message in page
-    assert members_on(page) == ["alice@acme.test", "bob@acme.test", "vera@acme.test"]
-    with app.app_context():
-        assert db.session.scalar(select(User).where(User.email == "dana@acme.example")) is None
 
 
 # Changing roles ----------------------------------------------------------------------------
@@ -260,9 +185,17 @@ def test_a_removed_members_api_token_stays_dead_when_they_are_added_again(app, w
     assert erin.get("/api/leads").status_code == 200
     post_form(alice, f"/settings/members/{membership_id(app, 'erin@acme.example')}/remove")
     assert_problem(erin.get("/api/leads"), 401)
-    assert add(alice, "erin@acme.example", "member").status_code == 303
+    invitation = post_form(
+        alice, "/settings/invitations", {"email": "erin@acme.example", "role": "member"}
+    )
+    link = html.unescape(
+        re.search(r"http://localhost(/invitation\?token=[^<]+)", text(invitation))[1]
+    )
+    erin_browser = signed_in_client(app, "erin@acme.example")
+    token = link.split("token=")[1]
+    assert post_form(erin_browser, "/invitation", {"token": token}, page=link).status_code == 303
     assert_problem(erin.get("/api/leads"), 401)
-    assert signed_in_client(app, "erin@acme.example").get("/leads").status_code == 200
+    assert erin_browser.get("/leads").status_code == 200
 
 
 def test_a_member_removed_from_their_primary_account_keeps_working_in_another(app, world):
@@ -322,8 +255,8 @@ def test_members_and_viewers_are_refused_every_member_setting(app, world: World,
     assert browser.get(MEMBERS).status_code == 403
     target = membership_id(app, "alice@acme.test")
     for url, data in [
-        (MEMBERS, {"email": "dana@acme.example", "role": "admin"}),
-        (MEMBERS, {}),  # an invalid form is refused too, not shown again
+        ("/settings/invitations", {"email": "dana@acme.example", "role": "admin"}),
+        ("/settings/invitations", {}),  # an invalid form is refused too, not shown again
         (f"/settings/members/{target}/role", {"role": "viewer"}),
         (f"/settings/members/{target}/remove", {}),
     ]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 from app.api import bp
 from app.api.body import json_object
-from app.api.context import caller, public
+from app.api.context import CHOOSE_A_PASSWORD, caller, public
 from app.auth.accounts import authenticate, memberships
 from app.auth.tokens import SessionToken, issue_session_token
 from app.extensions import db
@@ -39,6 +39,8 @@ def login() -> Response:
     user = authenticate(body["email"], body["password"])
     if user is None:
         raise Unauthorized("Wrong email or password.")
+    if user.must_change_password:
+        raise Forbidden(CHOOSE_A_PASSWORD)
     return jsonify(_session_body(user, issue_session_token(user)))
 
 

@@ -134,11 +134,18 @@ def _api_token_caller(secret: str) -> Caller:
     return Caller(found.user_id, found.email, found.role, found.account, api_token=found)
 
 
+CHOOSE_A_PASSWORD = (
+    "Your password was chosen by someone else: sign in at /login and choose your own first."
+)
+
+
 def _session_caller(token: str) -> Caller:
     found = read_session_token(token)
     if found is None:
         raise Unauthorized("The token is not valid (revoked, mistyped or expired).")
     user, session = found
+    if user.must_change_password:  # a session token signed in with a temporary password
+        raise Forbidden(CHOOSE_A_PASSWORD)
     requested = _requested_account()
     try:
         membership = membership_for(user, requested)

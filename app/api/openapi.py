@@ -356,7 +356,7 @@ def _paths() -> Schema:
                 "requestBody": _body("Login"),
                 "responses": {
                     "200": _session_response(),
-                    **_errors(400, 401, 413, 415, 429),
+                    **_errors(400, 401, 403, 413, 415, 429),
                 },
             }
         },
@@ -364,7 +364,7 @@ def _paths() -> Schema:
             "get": {
                 "operationId": "getSession",
                 "summary": "The token's user, accounts and expiry",
-                "responses": {"200": _session_response(), **_errors(400, 401, 429)},
+                "responses": {"200": _session_response(), **_errors(400, 401, 403, 429)},
             }
         },
         "/api/openapi.json": {

@@ -109,8 +109,14 @@ def add_member(user: User, account: Account, role: Role) -> Membership:
     return membership
 
 
-def create_user(email: str, password: str) -> User:
-    user = User(email=normalize_email(email), password_hash=hash_password(password))
+def create_user(email: str, password: str, *, temporary: bool = False) -> User:
+    """A new user with this password (`temporary`: chosen by someone else, to be replaced at
+    the first sign-in)."""
+    user = User(
+        email=normalize_email(email),
+        password_hash=hash_password(password),
+        must_change_password=temporary,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -126,13 +132,23 @@ def end_sessions(user: User) -> None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Set a new password once the current one is confirmed; ends every session of the user."""
+    """Set a new password once the current one is confirmed; ends every session of the user.
+    The new one is the user's own choice: no longer a temporary one."""
     if not verify_password(user.password_hash, current):
         raise PasswordRefused("current", "That is not your current password.")
     if problem := password_problem(new):
         raise PasswordRefused("password", problem)
-    new_hash = hash_password(new)
+    if new == current:
+        raise PasswordRefused("password", "Must differ from your current password.")
+    set_password(user, new, temporary=False)
+
+
+def set_password(user: User, password: str, *, temporary: bool) -> None:
+    """Replace the user's password and end every session of theirs. `temporary`: someone
+    else chose it, so the user must choose their own at their next sign-in."""
+    new_hash = hash_password(password)
     begin_write()
     user.password_hash = new_hash
+    user.must_change_password = temporary
     end_sessions(user)
     db.session.commit()

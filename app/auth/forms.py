@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
@@ -64,11 +71,29 @@ class PasswordForm(FlaskForm):
     )
 
 
-class MemberForm(FlaskForm):
-    """Add someone to the account by email, with a role."""
+class InvitationForm(FlaskForm):
+    """Invite someone to the account by email, with a role."""
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=254), _valid_email])
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
+
+
+class JoinForm(FlaskForm):
+    """Someone new accepts an invitation: the password they choose (the email is the
+    invitation's)."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("Choose a password", validators=[DataRequired(), _strong_password])
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
+    )
+
+
+class AcceptForm(FlaskForm):
+    """A signed-in user accepts an invitation for their email."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=100)])
 
 
 class RoleForm(FlaskForm):

@@ -1,4 +1,5 @@
-"""An account's members as its admins manage them: add by email, change a role, remove.
+"""An account's members as its admins manage them: change a role, remove (people join by
+invitation: app/auth/invitations.py).
 
 Every function takes the acting admin and checks the manage permission first. An account
 always keeps one admin at least; membership changes of one account are serialized (the account
@@ -7,17 +8,14 @@ row is locked), so two admins demoting each other at once cannot leave it withou
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import contains_eager
 
-from app.auth.accounts import add_member, create_user, find_user
 from app.database import begin_write
 from app.extensions import db
-from app.models import Account, ApiToken, Membership, Role, User
+from app.models import Account, ApiToken, Invitation, Membership, Role, User
 from app.permissions import Actor, Permission
 from app.sqltypes import utcnow
 
@@ -28,12 +26,6 @@ class MemberNotFound(LookupError):
 
 class MemberRefused(Exception):
     """The change would break a rule (the last admin, a member twice); the message says which."""
-
-
-@dataclass(frozen=True)
-class NewMember:
-    membership: Membership
-    temporary_password: str | None  # set when the user was created: shown to the admin once
 
 
 def members(actor: Actor, account: Account) -> list[Membership]:
@@ -49,30 +41,14 @@ def members(actor: Actor, account: Account) -> list[Membership]:
     return list(db.session.scalars(query))
 
 
-def add(actor: Actor, account: Account, email: str, role: Role) -> NewMember:
-    """Add the user with this email to the account, creating the user (with a random temporary
-    password) when nobody has that email yet."""
-    actor.require(Permission.MANAGE)
-    _lock(account)
-    user = find_user(email)
-    password = None
-    if user is None:
-        password = secrets.token_urlsafe(12)  # 16 characters, 96 bits
-        user = create_user(email, password)
-    elif _find(account, user_id=user.id) is not None:
-        _refuse(f"{user.email} is already a member of {account.name}.")
-    membership = add_member(user, account, role)
-    db.session.commit()
-    return NewMember(membership, password)
-
-
 def change_role(actor: Actor, account: Account, membership_id: int, role: Role) -> Membership:
     """Give the member another role; the last admin keeps theirs."""
     actor.require(Permission.MANAGE)
-    _lock(account)
+    lock_members(account)
     membership = _get(account, membership_id)
     if role is not Role.ADMIN:
         _keep_an_admin(account, membership, "demoted")
+        withdraw_invitations(account, Invitation.invited_by_id == membership.user_id)
     membership.role = role
     db.session.commit()
     return membership
@@ -84,19 +60,20 @@ def remove(actor: Actor, account: Account, membership_id: int) -> User:
     their accounts on its next request). Their sessions elsewhere go on: an admin of one
     account must not be able to sign anyone out of another. The last admin stays."""
     actor.require(Permission.MANAGE)
-    _lock(account)
+    lock_members(account)
     membership = _get(account, membership_id)
     _keep_an_admin(account, membership, "removed")
     user = membership.user
     db.session.delete(membership)
     db.session.flush()
     _revoke_tokens(account, user)
+    withdraw_invitations(account, Invitation.invited_by_id == user.id)
     _keep_a_primary(user)
     db.session.commit()
     return user
 
 
-def _lock(account: Account) -> None:
+def lock_members(account: Account) -> None:
     """Start the write and serialize membership changes of the account (FOR UPDATE on
     PostgreSQL; SQLite's BEGIN IMMEDIATE already admits one writer at a time)."""
     begin_write()
@@ -149,6 +126,22 @@ def _revoke_tokens(account: Account, user: User) -> None:
             ApiToken.revoked_at.is_(None),
         )
         .values(revoked_at=utcnow())
+    )
+
+
+def withdraw_invitations(account: Account, *where: ColumnElement[bool]) -> None:
+    """Withdraw the account's pending invitations that match (the caller commits). Removing
+    or demoting an admin withdraws the ones they sent: they must not keep a way back in."""
+    db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.account_id == account.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            *where,
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
 
 

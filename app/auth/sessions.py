@@ -76,14 +76,25 @@ def sign_out_everywhere(user: User) -> None:
 
 
 def load_signed_in() -> SignedIn | None:
-    """The signed-in user and their current membership, or None (clearing a dead session)."""
+    """The signed-in user and their current membership, or None (not signed in, or a member
+    of no account)."""
     if "signed_in" in g:
         return g.signed_in
     g.signed_in = _load()
     return g.signed_in
 
 
-def _load() -> SignedIn | None:
+def load_session_user() -> User | None:
+    """The user of a live session (current version, within its time limits), whether or not
+    they belong to an account (someone removed from every account may accept an invitation);
+    None, clearing a dead session, otherwise."""
+    if "session_user" in g:
+        return g.session_user
+    g.session_user = _load_user()
+    return g.session_user
+
+
+def _load_user() -> User | None:
     uid = session.get("uid")
     if uid is None:
         return None
@@ -97,6 +108,15 @@ def _load() -> SignedIn | None:
     if user is None or user.session_version != session.get("sv"):
         session.clear()
         return None
+    if now - session.get("seen", 0) >= SEEN_PRECISION:
+        session["seen"] = now
+    return user
+
+
+def _load() -> SignedIn | None:
+    user = load_session_user()
+    if user is None:
+        return None
     try:
         membership = membership_for(user, session.get("account"))
     except AccountRefused:
@@ -104,11 +124,17 @@ def _load() -> SignedIn | None:
         try:
             membership = membership_for(user, None)
         except AccountRefused:
-            session.clear()
-            return None
-    if now - session.get("seen", 0) >= SEEN_PRECISION:
-        session["seen"] = now
+            return None  # signed in, in no account: only an invitation page can help
     return SignedIn(user, membership)
+
+
+def password_page_first() -> str | None:
+    """Where to send a signed-in user whose password someone else chose (a temporary one):
+    to the password page, and back here after; nothing else comes first."""
+    user = load_session_user()
+    if user is None or not user.must_change_password:
+        return None
+    return url_for("auth.password", next=request.full_path.rstrip("?"))
 
 
 def choose_account(user: User, account_public_id: str) -> Membership:
@@ -141,15 +167,23 @@ def web_actor() -> Actor:
 
 
 def login_required(view: F) -> F:
-    """Send visitors who are not signed in to the sign-in page, coming back here after."""
+    """Send visitors without a session to the sign-in page, coming back here after (a user
+    in no account has a session: the password page and signing out are theirs too)."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if load_signed_in() is None:
+        if load_session_user() is None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def session_user() -> User:
+    """The session's user (views behind `login_required` only)."""
+    user = load_session_user()
+    assert user is not None
+    return user
 
 
 def safe_next(target: str | None) -> str | None:

@@ -18,13 +18,15 @@ from app.auth.accounts import (
 from app.auth.forms import LoginForm, PasswordForm, SetupForm
 from app.auth.sessions import (
     choose_account,
+    load_session_user,
     load_signed_in,
     login_required,
+    password_page_first,
     renew_session,
     safe_next,
+    session_user,
     sign_in,
     sign_out_everywhere,
-    signed_in,
 )
 from app.database import begin_write
 from app.extensions import db
@@ -51,26 +53,32 @@ def home() -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 @throttle_sign_in
 def login() -> Response | str | tuple[str, int]:
-    """The sign-in form; on success, back to where the visitor was going."""
+    """The sign-in form; on success, back to where the visitor was going (after choosing a
+    new password, when someone else chose the current one)."""
     form = LoginForm()
     target = safe_next(request.args.get("next")) or url_for("web.index")
     if form.validate_on_submit():
         user = authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
             sign_in(user)
+            if user.must_change_password:
+                return redirect(url_for("auth.password", next=target))
             return redirect(target)
         form.password.errors = ["Wrong email or password."]
     status = 400 if form.errors else 200
-    return render_template("auth/login.html", form=form), status
+    # Signed in, but in no account (removed from every one): say so, not just the form again.
+    accountless = load_session_user() if load_signed_in() is None else None
+    return render_template("auth/login.html", form=form, accountless=accountless), status
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    """Sign out: ends this user's sessions everywhere."""
-    sign_out_everywhere(signed_in().user)
+    """Sign out: ends this user's sessions everywhere; then to `next` (an invitation's page),
+    or the sign-in page."""
+    sign_out_everywhere(session_user())
     flash("You are signed out.", "success")
-    return redirect(url_for("auth.login"))
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.login"))
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -99,8 +107,10 @@ def setup() -> Response | str | tuple[str, int]:
 @login_required
 def switch_account() -> Response:
     """Act in another of the user's accounts (kept in the session)."""
+    if target := password_page_first():
+        return redirect(target)
     try:
-        membership = choose_account(signed_in().user, request.form.get("account", ""))
+        membership = choose_account(session_user(), request.form.get("account", ""))
     except AccountRefused:
         abort(403)
     flash(f"Now working in {membership.account.name}.", "success")
@@ -111,10 +121,11 @@ def switch_account() -> Response:
 @login_required
 @throttle_password_check
 def password() -> Response | tuple[str, int]:
-    """Change your own password: every other session of yours ends, this one carries on."""
+    """Change your own password: every other session of yours ends, this one carries on.
+    A user whose password someone else chose comes here first, and goes on to `next`."""
     form = PasswordForm()
+    user = session_user()
     if form.validate_on_submit():
-        user = signed_in().user
         try:
             change_password(user, form.current.data or "", form.password.data or "")
         except PasswordRefused as refusal:
@@ -122,6 +133,10 @@ def password() -> Response | tuple[str, int]:
         else:
             renew_session(user)
             flash("Your password is changed; your other sessions have ended.", "success")
-            return redirect(url_for("web.index"), 303)
+            target = safe_next(request.args.get("next")) or url_for("web.index")
+            return redirect(target, 303)
     status = 400 if form.errors else 200
-    return render_template("auth/password.html", form=form), status
+    return render_template("auth/password.html", form=form, user=user), status
+
+
+from app.auth import invitation_page  # noqa: E402, F401  (registers routes)

@@ -4,7 +4,8 @@ from flask import Blueprint, redirect, request, url_for
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
-from app.auth.sessions import load_signed_in
+from app.auth.sessions import load_signed_in, password_page_first
+from app.web.htmx import HX_REDIRECT, is_htmx
 
 bp = Blueprint("web", __name__)
 
@@ -25,6 +26,10 @@ class IdConverter(BaseConverter):
 def _require_sign_in() -> Response | None:
     if load_signed_in() is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if target := password_page_first():
+        if is_htmx():  # a region must not fill with the password page: htmx navigates
+            return Response(status=204, headers={HX_REDIRECT: target})
+        return redirect(target)
     return None
 
 

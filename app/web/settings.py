@@ -1,8 +1,9 @@
-"""Admin settings pages: the account's members and its API tokens.
+"""Admin settings pages: the account's members, its invitations and its API tokens.
 
 Admins only: every view asks for the manage permission before it reads any input, so other
-roles get 403 and learn nothing. The rules live in `app.auth.members` and `app.auth.api_tokens`.
-Pages that show a secret once (a temporary password, a new token) are never cached.
+roles get 403 and learn nothing. The rules live in `app.auth.members`, `app.auth.invitations`
+and `app.auth.api_tokens`. Pages that show a secret once (an invitation link, a new token) are
+never cached (no page is: app/security.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from flask import flash, make_response, redirect, render_template, url_for
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from app.auth import api_tokens
+from app.auth import api_tokens, invitations
 from app.auth import members as membership
-from app.auth.forms import ROLE_CHOICES, MemberForm, RoleForm, TokenForm
+from app.auth.forms import ROLE_CHOICES, InvitationForm, RoleForm, TokenForm
 from app.auth.sessions import signed_in, web_actor
 from app.models import Role
 from app.permissions import ROLE_PERMISSIONS, Actor, Permission
@@ -30,18 +31,19 @@ def _admin() -> Actor:
 
 
 def _page(template: str, status: int, **context: Any) -> Response:
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return make_response(render_template(template, **context), status)
 
 
-def _members_page(form: MemberForm, status: int = 200, **extra: Any) -> Response:
+def _members_page(form: InvitationForm, status: int = 200, **extra: Any) -> Response:
     current = signed_in()
+    actor = _admin()
     return _page(
         "settings/members.html",
         status,
         form=form,
-        members=membership.members(_admin(), current.account),
+        members=membership.members(actor, current.account),
+        invitations=invitations.pending(actor, current.account),
+        state_of=invitations.state_of,
         roles=ROLE_CHOICES,
         role_permissions=ROLE_PERMISSIONS,
         me=current.user.id,
@@ -54,30 +56,50 @@ def _tokens_page(form: TokenForm, status: int = 200, **extra: Any) -> Response:
     return _page("settings/tokens.html", status, form=form, tokens=tokens, **extra)
 
 
+def _issued_page(issued: invitations.Issued) -> Response:
+    """The members page with the new link, shown this once (only its hash is stored)."""
+    link = url_for("auth.invitation", token=issued.token, _external=True)
+    return _members_page(InvitationForm(formdata=None), issued=issued.invitation, link=link)
+
+
 @bp.get("/settings/members")
 def members() -> Response:
-    """The account's members, with forms to add one, change a role or remove one."""
-    return _members_page(MemberForm())
+    """The account's members and pending invitations, with a form to invite someone."""
+    return _members_page(InvitationForm())
 
 
-@bp.post("/settings/members")
-def add_member() -> Response:
-    """Add a member by email; a new user's temporary password is shown this once."""
+@bp.post("/settings/invitations")
+def invite() -> Response:
+    """Invite someone by email: a single-use link for them, shown this once. The same answer
+    whether or not the email has a user anywhere."""
     actor = _admin()
-    form = MemberForm()
+    form = InvitationForm()
     if not form.validate_on_submit():
         return _members_page(form, 400)
+    current = signed_in()
     try:
-        added = membership.add(
-            actor, signed_in().account, form.email.data or "", Role(form.role.data)
+        issued = invitations.invite(
+            actor, current.account, current.user, form.email.data or "", Role(form.role.data)
         )
     except membership.MemberRefused as refusal:
         form.email.errors = [str(refusal)]
         return _members_page(form, 409)
-    if added.temporary_password is not None:
-        return _members_page(MemberForm(formdata=None), added=added)
-    user, role = added.membership.user, added.membership.role
-    flash(f"Added {user.email} as {role}; they sign in with their own password.", "success")
+    return _issued_page(issued)
+
+
+@bp.post("/settings/invitations/<id:invitation_id>/resend")
+def resend_invitation(invitation_id: int) -> Response:
+    """A fresh link for an invitation (shown this once); the old link stops working."""
+    actor = _admin()
+    current = signed_in()
+    return _issued_page(invitations.resend(actor, current.account, current.user, invitation_id))
+
+
+@bp.post("/settings/invitations/<id:invitation_id>/revoke")
+def revoke_invitation(invitation_id: int) -> Response:
+    """Withdraw an invitation: its link stops working at once."""
+    invitation = invitations.revoke(_admin(), signed_in().account, invitation_id)
+    flash(f"Revoked the invitation for {invitation.email}; its link no longer works.", "success")
     return redirect(url_for("web.members"), 303)
 
 
@@ -92,7 +114,7 @@ def change_role(membership_id: int) -> Response:
     try:
         changed = membership.change_role(actor, signed_in().account, membership_id, role)
     except membership.MemberRefused as refusal:
-        return _members_page(MemberForm(formdata=None), 409, refusal=str(refusal))
+        return _members_page(InvitationForm(formdata=None), 409, refusal=str(refusal))
     flash(f"{changed.user.email} is now {role}.", "success")
     if changed.user_id == signed_in().user.id and role is not Role.ADMIN:
         return redirect(url_for("web.index"), 303)  # no longer allowed on the settings pages
@@ -108,7 +130,7 @@ def remove_member(membership_id: int) -> Response:
     try:
         user = membership.remove(actor, account, membership_id)
     except membership.MemberRefused as refusal:
-        return _members_page(MemberForm(formdata=None), 409, refusal=str(refusal))
+        return _members_page(InvitationForm(formdata=None), 409, refusal=str(refusal))
     if user.id == current.user.id:
         flash(f"You left {account.name}.", "success")
         return redirect(url_for("web.index"), 303)
