@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
+from app.db_deadlines import bound_requests
 from app.extensions import csrf, db, migrate
 from app.jsonify import OrjsonProvider
 from app.leads import query
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_security_headers(app)
     register_request_id(app)
+    bound_requests(app)
     register_cli(app)
     return app
 

@@ -9,6 +9,7 @@ from typing import Any
 from limits import parse_many
 
 from app.database import POSTGRES_AUTOCOMMIT
+from app.db_deadlines import connect_args
 
 MIB = 1024 * 1024
 RATE_LIMITS = ("RATELIMIT_SIGN_IN_PER_IP", "RATELIMIT_SIGN_IN_PER_EMAIL", "RATELIMIT_API_PER_TOKEN")
@@ -42,6 +43,11 @@ def from_environment(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         # attempt for the server, before the request answers 503.
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "DATABASE_CONNECT_TIMEOUT": int(env.get("DATABASE_CONNECT_TIMEOUT", "3")),
+        # PostgreSQL cancels a statement that runs longer (seconds; 0: never), and a request
+        # waits at most a second more for an answer (app/db_deadlines.py).
+        "DATABASE_STATEMENT_TIMEOUT": float(env.get("DATABASE_STATEMENT_TIMEOUT", "5")),
+        # How long /healthz waits for the database before it answers 503.
+        "HEALTHZ_TIMEOUT": float(env.get("HEALTHZ_TIMEOUT", "2")),
         # Server-side prepared statements on PostgreSQL (off behind a pooler that cannot keep
         # them, such as PgBouncer before 1.21 in transaction mode).
         "DATABASE_PREPARED_STATEMENTS": _flag(env, "DATABASE_PREPARED_STATEMENTS", True),
@@ -89,8 +95,9 @@ def engine_options(url: str, config: Mapping[str, Any]) -> dict[str, Any]:
         # Reads need no transaction; writes open one (app/database.py).
         **POSTGRES_AUTOCOMMIT,
         "connect_args": {
-            # fail fast while the server is unreachable
+            # fail fast while the server is unreachable, or the network drops packets
             "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
+            **connect_args(config["DATABASE_STATEMENT_TIMEOUT"]),
             # psycopg prepares a statement on its 5th run (None: never; see app/database.py)
             "prepare_threshold": 5 if config["DATABASE_PREPARED_STATEMENTS"] else None,
         },
@@ -131,6 +138,9 @@ def check(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         raise RuntimeError("HTMX_SOURCE must be 'cdn' or 'local'.")
     if not isinstance(config.get("INVITATION_DAYS"), int) or config["INVITATION_DAYS"] < 1:
         raise RuntimeError("INVITATION_DAYS must be a whole number of days, 1 or more.")
+    for name, least in (("DATABASE_STATEMENT_TIMEOUT", 0), ("HEALTHZ_TIMEOUT", 0.1)):
+        if not isinstance(config.get(name), int | float) or config[name] < least:
+            raise RuntimeError(f"{name} must be a number of seconds, {least} or more.")
     for name in ("COUNT_CACHE_SIZE", "LIST_CACHE_MB"):
         if not isinstance(config.get(name), int) or config[name] < 0:
             raise RuntimeError(f"{name} must be a whole number, 0 or more (0: no cache).")

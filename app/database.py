@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
+from app.db_deadlines import PING_SECONDS, answer_within
 from app.extensions import db
 
 _WRITE = "pulse_write"
@@ -76,11 +77,12 @@ def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any)
     if not (_idle_too_long(record) or _closed_by_server(dbapi_connection)):
         return
     try:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SELECT 1")
-        cursor.close()
-        dbapi_connection.commit()  # if a transaction was open; a rollback would also drop
-        # the connection's prepared statements (psycopg does on ROLLBACK)
+        with answer_within(PING_SECONDS):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.commit()  # if a transaction was open; a rollback would also drop
+            # the connection's prepared statements (psycopg does on ROLLBACK)
     except Exception as error:  # any driver error: the pool connects afresh
         raise DisconnectionError(str(error)) from error
 

@@ -27,9 +27,19 @@ def is_unavailable(error: Exception) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
-def is_locked(error: Exception) -> bool:
-    """SQLite's write lock outlasted the busy timeout."""
-    return isinstance(error, DBAPIError) and "locked" in str(error.orig).lower()
+# PostgreSQL's SQLSTATEs for a statement that ran out of time: statement_timeout (or a cancel),
+# lock_not_available (lock_timeout).
+_POSTGRES_BUSY = frozenset({"57014", "55P03"})
+
+
+def is_busy(error: Exception) -> bool:
+    """The database is busy: SQLite's write lock outlasted the busy timeout, or PostgreSQL
+    cancelled a statement that outlasted its statement_timeout."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in _POSTGRES_BUSY:
+        return True
+    return "locked" in str(error.orig).lower()
 
 
 def is_conflict(error: IntegrityError) -> bool:

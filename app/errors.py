@@ -21,7 +21,7 @@ from app.auth.accounts import AccountRefused
 from app.auth.api_tokens import TokenNotFound
 from app.auth.invitations import InvitationNotFound
 from app.auth.members import MemberNotFound
-from app.db_errors import is_conflict, is_locked, is_unavailable
+from app.db_errors import is_busy, is_conflict, is_unavailable
 from app.extensions import db
 from app.leads.service import LeadNotFound, StaleLead
 from app.leads.validation import ValidationError
@@ -69,15 +69,15 @@ def _database_error(error: DBAPIError | PoolTimeout):
     if not is_unavailable(error):
         return _unexpected(error)
     _rollback()
-    g.signed_in = None  # the error page must not need the database
-    locked = is_locked(error)
+    g.signed_in = g.session_user = None  # the error page must not need the database
+    busy = is_busy(error)
     log.warning("database unavailable: %s", getattr(error, "orig", None) or error)
     detail = (
         "The database is busy; try again in a moment."
-        if locked
+        if busy
         else "The database is not reachable right now; try again in a moment."
     )
-    return error_response(503, detail, headers={"Retry-After": "1" if locked else "5"})
+    return error_response(503, detail, headers={"Retry-After": "1" if busy else "5"})
 
 
 def _data_error(error: DataError):

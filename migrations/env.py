@@ -8,6 +8,7 @@ from alembic import context
 from flask import current_app
 
 from app.database import is_managed_schema_name
+from app.db_deadlines import allow_long_statements
 from app.sqltypes import Money, UTCDateTime
 
 config = context.config
@@ -59,6 +60,7 @@ def run_migrations_online():
             connection.execution_options(isolation_level="READ COMMITTED")
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with sqlite_foreign_keys_off(connection), context.begin_transaction():
+            allow_long_statements(connection)  # an index on a million leads takes a while
             context.run_migrations()
 
 

@@ -2,8 +2,10 @@
 
 It forwards 127.0.0.1:<port> to a target (PostgreSQL). `cut()` drops every connection and
 refuses new ones, as a stopped server does; `stall()` drops them and then accepts new ones but
-never answers, as an unreachable host does; `drop_connections()` breaks the open connections
-only; `restore()` serves again on the same port. The real server is never touched.
+never answers, as an unreachable host does; `blackhole()` drops every byte both ways without
+closing anything, open connections included, as a network partition does (a pulled cable, a
+failover); `drop_connections()` breaks the open connections only; `restore()` serves again on
+the same port. The real server is never touched.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class TcpProxy:
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._forwarding = True
+        self._dropping = False  # blackhole: read and discard, both ways
 
     def __enter__(self) -> TcpProxy:
         self.start()
@@ -57,8 +60,16 @@ class TcpProxy:
         self._forwarding = False
         self.drop_connections()
 
+    def blackhole(self) -> None:
+        """Drop every byte both ways and answer nothing, closing no connection; new ones are
+        accepted and held silent. (A kernel in between still acknowledges what is sent: only
+        the app's own bound on its waits can notice.)"""
+        self._dropping = True
+        self._forwarding = False
+
     def restore(self) -> None:
         """Forward again: listen on the same port if cut."""
+        self._dropping = False
         self._forwarding = True
         if self._listener is None:
             self.start()
@@ -105,7 +116,8 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self._dropping:
+                    sink.sendall(data)
         except OSError:
             pass
         with self._lock:

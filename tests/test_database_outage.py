@@ -5,6 +5,8 @@ between the app and the real server, which is never touched."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from tests.tcp_proxy import TcpProxy
 from tests.web_support import signed_in_client, text
 
 CONNECT_TIMEOUT = 2  # seconds (libpq's minimum)
+STATEMENT_TIMEOUT = 1  # seconds: a request then waits at most 2 s for an answer
+HEALTHZ_TIMEOUT = 1.5  # seconds (a new connection still takes libpq's 2 s minimum)
 RECOVERY = 5.0  # seconds: the longest the app may take to serve again once the database is back
 
 
@@ -49,7 +53,14 @@ def outage(postgres_url: str) -> Iterator[Outage]:
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
         url = target.set(host="127.0.0.1", port=proxy.port)
         config = config_for(url.render_as_string(hide_password=False))
-        app = create_app(config | {"DATABASE_CONNECT_TIMEOUT": CONNECT_TIMEOUT})
+        app = create_app(
+            config
+            | {
+                "DATABASE_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
+                "DATABASE_STATEMENT_TIMEOUT": STATEMENT_TIMEOUT,
+                "HEALTHZ_TIMEOUT": HEALTHZ_TIMEOUT,
+            }
+        )
         _break_connections_on_demand(app, proxy)
         _empty_postgres(app)
         world = build_world(app, app.test_client())
@@ -70,6 +81,11 @@ def _break_connections_on_demand(app: Flask, proxy: TcpProxy) -> None:
         if app.config.get("BREAK_CONNECTIONS"):
             db.session.execute(sql("SELECT 1"))
             proxy.drop_connections()
+
+    @app.before_request
+    def run_a_slow_statement() -> None:
+        if app.config.get("SLOW_STATEMENT"):
+            db.session.execute(sql("SELECT pg_sleep(3)"))
 
     @app.after_request
     def break_it_once_answered(response):
@@ -120,6 +136,58 @@ def test_a_stopped_database_answers_503_and_the_app_recovers_when_it_returns(out
     assert_unavailable(outage, within=1.0)
     outage.proxy.restore()
     assert assert_recovers(outage) < RECOVERY
+
+
+def test_a_network_that_drops_packets_answers_503_within_seconds_and_recovers(outage):
+    """A partition drops packets and closes nothing: every request hung until gunicorn killed
+    its worker (about 30 s), and /healthz took 28 s."""
+    assert outage.world.client.get("/healthz").status_code == 200
+    outage.proxy.blackhole()  # the pooled connections stay open, and silent
+    assert_unavailable(outage, within=STATEMENT_TIMEOUT + 1 + 1.0)
+    health, elapsed = timed(lambda: outage.world.client.get("/healthz"))
+    assert health.status_code == 503
+    assert elapsed < CONNECT_TIMEOUT + 0.5  # its own timeout (libpq connects in 2 s at least)
+    outage.proxy.restore()
+    assert_recovers(outage)
+
+
+def test_a_statement_over_the_statement_timeout_is_cancelled_as_busy(outage):
+    outage.app.config["SLOW_STATEMENT"] = True
+    response, elapsed = timed(lambda: outage.world.alice.get("/api/leads"))
+    outage.app.config["SLOW_STATEMENT"] = False
+    problem = assert_problem(response, 503)
+    assert problem["detail"] == "The database is busy; try again in a moment."
+    assert response.headers["Retry-After"] == "1"
+    assert elapsed < STATEMENT_TIMEOUT + 1.0  # cancelled by the server, not the client
+    assert outage.world.alice.get("/api/leads").status_code == 200  # the connection lives on
+
+
+def test_connections_carry_keepalives_a_user_timeout_and_a_statement_timeout(outage):
+    """The kernel's own bounds, for connections idle in the pool and in operator commands."""
+    with outage.app.app_context():
+        raw = db.engine.raw_connection()
+        try:
+            connection = raw.driver_connection
+            shown = connection.execute("SHOW statement_timeout").fetchone()[0]
+            sock = socket.socket(fileno=os.dup(connection.fileno()))
+            try:
+                options = {
+                    name: sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name))
+                    for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT")
+                }
+                keepalive = sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+            finally:
+                sock.close()
+        finally:
+            raw.close()
+    assert shown == "1s"
+    assert keepalive == 1
+    assert options == {
+        "TCP_KEEPIDLE": 5,
+        "TCP_KEEPINTVL": 2,
+        "TCP_KEEPCNT": 3,
+        "TCP_USER_TIMEOUT": 10_000,
+    }
 
 
 def test_an_unreachable_database_fails_within_the_connect_timeout(outage):

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.database import begin_write
+from app.db_deadlines import allow_long_statements
 from app.extensions import db
 from app.models import leads_table
 
@@ -30,6 +31,7 @@ def insert_leads(rows: Iterable[dict[str, Any]]) -> int:
     (the caller commits, after updating the accounts' counts); returns how many."""
     begin_write()  # COPY goes past SQLAlchemy's statement hooks, so it never opens one itself
     connection = db.session.connection()
+    allow_long_statements(connection)
     columns = [c.name for c in leads_table.columns if c.name != "id"]
     convert = _converters(connection, columns)
     inserted = 0
@@ -69,6 +71,7 @@ def set_aside_indexes() -> Iterator[None]:
     """Drop the secondary indexes and search triggers of the leads (and of PostgreSQL's search
     table), then rebuild them once and add the new leads to the search index."""
     connection = db.session.connection()
+    allow_long_statements(connection)  # an index over a million leads takes a while
     saved = _definitions(connection)
     for kind, name, _ in saved:
         on_table = " ON leads" if kind == "TRIGGER" and _postgres(connection) else ""
@@ -133,6 +136,10 @@ def refresh_statistics() -> None:
     engine = db.engine
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("VACUUM (ANALYZE) leads, lead_search")
+            connection.exec_driver_sql("SET statement_timeout = 0")  # no transaction to bound
+            try:
+                connection.exec_driver_sql("VACUUM (ANALYZE) leads, lead_search")
+            finally:
+                connection.exec_driver_sql("RESET statement_timeout")  # the pool's default
         else:
             connection.exec_driver_sql("ANALYZE")
