@@ -95,7 +95,7 @@ def scrubbed(response: TestResponse) -> str:
     """A page without its one-time secrets (CSRF token, link), the invited address and the
     list of invitations (which holds both)."""
     page = re.sub(
-        r'<section aria-labelledby="invitations-title">.*?</section>',
+        r"<section aria-labelledby=\"invitations-title\"[^>]*>.*?</section>",
         "",
         text(response),
         flags=re.S,
