@@ -1,13 +1,16 @@
 """PostgreSQL gone for 10 s in the middle of a load run, under gunicorn -w 4 (gunicorn.conf.py).
 
     python bench/outage.py --postgres postgresql://postgres@127.0.0.1/pulse_bench_safety
+    python bench/outage.py --postgres postgresql://postgres@127.0.0.1/pulse_bench_safety --partition
 
 The app reaches PostgreSQL through a TCP proxy (tests/tcp_proxy.py); the server itself is never
 touched. The load of bench/load_test.py runs for 10 s, then the proxy drops every connection
-and refuses new ones for 10 s (as a stopped server does), then forwards again for 15 s. Prints
-500s (must be 0), 503s during the cut, the time from the restore to the first success (must
-be at most 5 s), and checks in the database that every lead and every change of a lead has
-its audit entry (no write without audit). Exits 1 if a check fails.
+and refuses new ones for 10 s (as a stopped server does), or with --partition drops every byte
+without closing anything (as a pulled cable or a failover does), then forwards again for 15 s.
+Prints 500s (must be 0), 503s during the outage with their latency (p50 and p99) and that of
+/healthz (probed twice a second), the time from the restore to the first success (must be at
+most 5 s), and checks in the database that every lead and every change of a lead has its
+audit entry (no write without audit). Exits 1 if a check fails.
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load_test import CLIENTS, DEMO_LEADS, Tally, Worker
-from bench.server import RESULTS, count_in_log, database_from_args, gunicorn, prepare, shown
+from bench.server import (
+    RESULTS,
+    Client,
+    count_in_log,
+    database_from_args,
+    gunicorn,
+    percentile,
+    prepare,
+    shown,
+)
 from tests.tcp_proxy import TcpProxy
 
 BEFORE, CUT, AFTER = 10.0, 10.0, 15.0
@@ -36,11 +48,28 @@ class Timeline(Tally):
     def __init__(self) -> None:
         super().__init__()
         self.events: list[tuple[float, int]] = []
+        self.waits: list[tuple[float, int, float]] = []  # (sent, status, seconds)
+        self.health: list[tuple[float, int, float]] = []
 
     def add(self, operation: str, status: int, seconds: float) -> None:
         super().add(operation, status, seconds)
+        now = time.monotonic()
         with self.lock:
-            self.events.append((time.monotonic(), status))
+            self.events.append((now, status))
+            self.waits.append((now - seconds, status, seconds))
+
+
+def probe_health(host: str, tally: Timeline, until: float) -> None:
+    """GET /healthz twice a second, as a load balancer does."""
+    client = Client(host, "")
+    while time.monotonic() < until:
+        started = time.monotonic()
+        try:
+            status = client.request("GET", "/healthz")[0]
+        except OSError:
+            status = 0
+        tally.health.append((started, status, time.monotonic() - started))
+        time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
 
 
 def audit_gaps(url: str, account_id: int) -> tuple[int, int]:
@@ -71,17 +100,24 @@ def audit_gaps(url: str, account_id: int) -> tuple[int, int]:
     return len(rows), gaps
 
 
-def run_load(host: str, token: str, proxy: TcpProxy, tally: Timeline) -> tuple[float, float]:
+def run_load(
+    host: str, token: str, proxy: TcpProxy, tally: Timeline, partition: bool
+) -> tuple[float, float]:
     """The load for BEFORE + CUT + AFTER seconds with the cut in the middle; (cut, restore)."""
     until = time.monotonic() + BEFORE + CUT + AFTER
     workers = [Worker(host, token, tally, seed) for seed in range(CLIENTS)]
     threads = [threading.Thread(target=w.run, args=(until,)) for w in workers]
+    threads.append(threading.Thread(target=probe_health, args=(host, tally, until)))
     for thread in threads:
         thread.start()
     time.sleep(BEFORE)
     cut = time.monotonic()
-    proxy.cut()
-    print(f"  t={BEFORE:.0f} s: PostgreSQL cut off (connections dropped, new ones refused)")
+    if partition:
+        proxy.blackhole()
+        print(f"  t={BEFORE:.0f} s: network partition (every byte dropped, nothing closed)")
+    else:
+        proxy.cut()
+        print(f"  t={BEFORE:.0f} s: PostgreSQL cut off (connections dropped, new ones refused)")
     time.sleep(CUT)
     restored = time.monotonic()
     proxy.restore()
@@ -103,6 +139,13 @@ def report(tally: Timeline, cut: float, restored: float, log: Path, audit: tuple
         f"  responses                {sum(statuses.values()):>7,}  {dict(sorted(statuses.items()))}"
     )
     print(f"  during the cut           {dict(sorted(during.items()))}")
+    for name, samples in (("requests", tally.waits), ("/healthz", tally.health)):
+        waits = [seconds for sent, status, seconds in samples if cut <= sent < restored]
+        if waits:
+            print(
+                f"  {name} sent during it   p50 {percentile(waits, 0.5):.2f} s, "
+                f"p99 {percentile(waits, 0.99):.2f} s, max {max(waits):.2f} s ({len(waits)})"
+            )
     print(f"  500 responses            {errors_500:>7,}")
     print(f"  503 during the cut       {during[503]:>7,}")
     print(f"  other 5xx                {others_5xx:>7,}")
@@ -122,6 +165,9 @@ def report(tally: Timeline, cut: float, restored: float, log: Path, audit: tuple
 
 
 def main() -> None:
+    partition = "--partition" in sys.argv
+    if partition:
+        sys.argv.remove("--partition")
     url, kind, _ = database_from_args("outage", sqlite=False)
     setup = prepare(url, demo_leads=DEMO_LEADS)
     target = sa.make_url(url)
@@ -135,7 +181,7 @@ def main() -> None:
         proxied = target.set(host="127.0.0.1", port=proxy.port)
         served = proxied.render_as_string(hide_password=False)
         with gunicorn(served, log, DATABASE_CONNECT_TIMEOUT="2") as host:
-            cut, restored = run_load(host, setup.token, proxy, tally)
+            cut, restored = run_load(host, setup.token, proxy, tally, partition)
     ok = report(tally, cut, restored, log, audit_gaps(url, setup.account_id))
     print("OK" if ok else "FAILED")
     sys.exit(0 if ok else 1)

@@ -17,7 +17,7 @@ from app.auth.accounts import add_member, get_or_create_account
 from app.auth.passwords import hash_password
 from app.auth.tokens import create_api_token
 from app.extensions import db
-from app.models import Account, AuditEvent, Lead, Role, User
+from app.models import Account, AuditEvent, Lead, Membership, Role, User
 
 PASSWORD = "correct horse battery staple"
 
@@ -132,6 +132,27 @@ def add_user(app: Flask, email: str, memberships: list[tuple[str, Role]]) -> int
             add_member(user, account, role)
         db.session.commit()
         return user.id
+
+
+def _membership(column: Any, email: str, account: str) -> Any:
+    return (
+        select(column)
+        .join(User, Membership.user_id == User.id)
+        .join(Account, Membership.account_id == Account.id)
+        .where(User.email == email, Account.name == account)
+    )
+
+
+def membership_id(app: Flask, email: str, account: str = "Acme") -> int | None:
+    """The id of the user's membership in the named account (None if not a member)."""
+    with app.app_context():
+        return db.session.scalar(_membership(Membership.id, email, account))
+
+
+def role_of(app: Flask, email: str, account: str = "Acme") -> str | None:
+    """The user's role in the named account (None if not a member)."""
+    with app.app_context():
+        return db.session.scalar(_membership(Membership.role, email, account))
 
 
 def token_for(app: Flask, email: str, account_name: str, *, read_only: bool = False) -> str:

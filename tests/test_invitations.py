@@ -20,9 +20,17 @@ from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import Account, Invitation, Membership, Role, User
+from app.models import Invitation, Role, User
 from app.sqltypes import utcnow
-from tests.support import PASSWORD, Api, World, add_user, assert_problem
+from tests.support import (
+    PASSWORD,
+    Api,
+    World,
+    add_user,
+    assert_problem,
+    membership_id,
+    role_of,
+)
 from tests.web_support import assert_site_page, csrf_token, post_form, signed_in_client, text
 
 MEMBERS = "/settings/members"
@@ -76,16 +84,6 @@ def accept(browser: FlaskClient, link: str) -> TestResponse:
     return post_form(browser, "/invitation", {"token": token}, page=link)
 
 
-def membership_of(app: Flask, email: str, account: str) -> str | None:
-    with app.app_context():
-        return db.session.scalar(
-            select(Membership.role)
-            .join(User)
-            .join(Account)
-            .where(User.email == email, Account.name == account)
-        )
-
-
 def user_exists(app: Flask, email: str) -> bool:
     with app.app_context():
         return db.session.scalar(select(User.id).where(User.email == email)) is not None
@@ -118,7 +116,7 @@ def test_an_invitation_shows_a_link_once_and_creates_nobody(app, world, alice):
     link = link_of(response)
     assert len(link.split("token=")[1]) >= 43  # 256 bits
     assert not user_exists(app, "dana@acme.example")
-    assert membership_of(app, "dana@acme.example", "Acme") is None
+    assert role_of(app, "dana@acme.example", "Acme") is None
     listed = text(alice.get(MEMBERS))
     assert "dana@acme.example" in listed and "Viewer" in listed and "alice@acme.test" in listed
     assert link.split("token=")[1] not in listed  # shown once only
@@ -146,7 +144,7 @@ def test_inviting_a_member_of_the_account_is_refused(app, world, alice):
     response = invite(alice, "ERIN@acme.example", "admin")
     assert response.status_code == 409
     assert "erin@acme.example is already a member of Acme." in text(response)
-    assert membership_of(app, "erin@acme.example", "Acme") == "member"
+    assert role_of(app, "erin@acme.example", "Acme") == "member"
 
 
 @pytest.mark.parametrize(
@@ -174,7 +172,7 @@ def test_inviting_again_replaces_the_earlier_link(app, world, alice):
     assert app.test_client().get(first).status_code == 410
     _, joined = join(second, app=app)
     assert joined.status_code == 303
-    assert membership_of(app, "dana@acme.example", "Acme") == "admin"
+    assert role_of(app, "dana@acme.example", "Acme") == "admin"
 
 
 def test_send_again_gives_a_fresh_link_and_kills_the_old_one(app, world, alice):
@@ -190,7 +188,7 @@ def test_send_again_gives_a_fresh_link_and_kills_the_old_one(app, world, alice):
     assert app.test_client().get(new).status_code == 200
     assert text(alice.get(MEMBERS)).count("<td>dana@acme.example</td>") == 1  # one pending
     join(new, app=app)
-    assert membership_of(app, "dana@acme.example", "Acme") == "viewer"
+    assert role_of(app, "dana@acme.example", "Acme") == "viewer"
 
 
 def test_an_expired_invitation_is_marked_and_can_be_sent_again(app, world, alice):
@@ -258,16 +256,6 @@ def test_removing_or_demoting_an_admin_withdraws_the_invitations_they_sent(app, 
     assert app.test_client().get(link).status_code == 410
 
 
-def membership_id(app: Flask, email: str, account: str) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(Membership.id)
-            .join(User)
-            .join(Account)
-            .where(User.email == email, Account.name == account)
-        )
-
-
 # Accepting as someone new ---------------------------------------------------------------------
 
 
@@ -286,7 +274,7 @@ def test_someone_new_chooses_their_password_and_joins(app, world, alice):
     welcome = text(browser.get("/leads"))
     assert "Welcome to Acme: you are a member here." in welcome
     assert '<span class="account-name">Acme</span>' in welcome
-    assert membership_of(app, "dana@acme.example", "Acme") == "member"
+    assert role_of(app, "dana@acme.example", "Acme") == "member"
     with app.app_context():
         dana = db.session.scalar(select(User).where(User.email == "dana@acme.example"))
         assert dana.must_change_password is False  # her own choice
@@ -324,7 +312,7 @@ def test_a_new_password_can_never_take_over_an_existing_user(app, world, alice):
     assert "erin@globex.example already has a sign-in here: sign in with its password" in (
         text(response)
     )
-    assert membership_of(app, "erin@globex.example", "Acme") is None
+    assert role_of(app, "erin@globex.example", "Acme") is None
     assert browser.get("/leads").status_code == 302  # not signed in
     signed_in_client(app, "erin@globex.example", PASSWORD)  # her password is unchanged
     assert app.test_client().get(link).status_code == 200  # hers to accept, signed in
@@ -348,8 +336,8 @@ def test_an_existing_user_signs_in_from_the_link_and_joins(app, world, alice):
     assert response.status_code == 303
     assert '<span class="account-name">' not in (shown := text(browser.get("/leads")))
     assert f'<option value="{world.acme}" selected>Acme</option>' in shown
-    assert membership_of(app, "erin@globex.example", "Acme") == "viewer"
-    assert membership_of(app, "erin@globex.example", "Globex") == "admin"  # untouched
+    assert role_of(app, "erin@globex.example", "Acme") == "viewer"
+    assert role_of(app, "erin@globex.example", "Globex") == "admin"  # untouched
     assert accept(browser, link).status_code == 410  # once
 
 
@@ -377,7 +365,7 @@ def test_an_invitation_for_someone_else_says_to_sign_out_first(app, world, alice
     assert f'<input type="hidden" name="next" value="{html.escape(link)}">' in page
     refused = accept(bob, link)
     assert refused.status_code == 403
-    assert membership_of(app, "dana@acme.example", "Acme") is None
+    assert role_of(app, "dana@acme.example", "Acme") is None
     signed_out = post_form(bob, "/logout", {"next": link}, page=link)
     assert signed_out.headers["Location"] == link
     assert "Choose a password" in text(bob.get(link))
@@ -388,7 +376,7 @@ def test_a_member_already_keeps_their_role_when_accepting(app, world, alice):
     add_user(app, "dana@acme.example", [("Acme", Role.ADMIN)])  # the operator's CLI, meanwhile
     dana = signed_in_client(app, "dana@acme.example")
     assert accept(dana, link).status_code == 303
-    assert membership_of(app, "dana@acme.example", "Acme") == "admin"
+    assert role_of(app, "dana@acme.example", "Acme") == "admin"
 
 
 # Links that cannot be used ---------------------------------------------------------------------
@@ -427,7 +415,7 @@ def test_no_password_an_admin_of_one_account_saw_opens_another(app, world, runne
               "--account", "Acme"]
     )  # fmt: skip
     assert refused.exit_code != 0 and "users set-password" in refused.output
-    assert membership_of(app, "cfo@acme.example", "Acme") is None
+    assert role_of(app, "cfo@acme.example", "Acme") is None
 
     world.alice.create_lead(firstName="Secret", lastName="Deal")
     login = world.client.post(
@@ -448,4 +436,4 @@ def test_no_password_an_admin_of_one_account_saw_opens_another(app, world, runne
     )
     cfo = signed_in_client(app, "cfo@acme.example", "the real cfo's own")
     assert accept(cfo, link_for_the_real_cfo).status_code == 303
-    assert membership_of(app, "cfo@acme.example", "Acme") == "admin"
+    assert role_of(app, "cfo@acme.example", "Acme") == "admin"

@@ -8,12 +8,19 @@ import html
 import re
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Account, Membership, Role, User
-from tests.support import Api, World, add_user, assert_problem, token_for
+from tests.support import (
+    Api,
+    World,
+    add_user,
+    assert_problem,
+    membership_id,
+    role_of,
+    token_for,
+)
 from tests.web_support import assert_site_page, post_form, signed_in_client, text
 
 MEMBERS = "/settings/members"
@@ -23,26 +30,6 @@ MEMBERS = "/settings/members"
 def alice(app, world):
     """Alice's browser: admin of Acme."""
     return signed_in_client(app, "alice@acme.test")
-
-
-def membership_id(app: Flask, email: str, account: str = "Acme") -> int | None:
-    with app.app_context():
-        return db.session.scalar(
-            select(Membership.id)
-            .join(User)
-            .join(Account)
-            .where(User.email == email, Account.name == account)
-        )
-
-
-def role_of(app: Flask, email: str, account: str = "Acme") -> str | None:
-    with app.app_context():
-        return db.session.scalar(
-            select(Membership.role)
-            .join(User)
-            .join(Account)
-            .where(User.email == email, Account.name == account)
-        )
 
 
 def members_on(page: str) -> list[str]:
