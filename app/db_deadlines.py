@@ -15,14 +15,18 @@ connection that its server is gone: every request hung until gunicorn killed its
   packets go unacknowledged, idle in the pool or not, in workers and commands alike.
 - `connect_timeout` (DATABASE_CONNECT_TIMEOUT) for new connections, shorter for /healthz.
 
-Once a connection fails, SQLAlchemy discards the whole pool, so the app reconnects by itself
-as soon as the network is back.
+Once a connection fails, SQLAlchemy discards the whole pool. A server that did not answer in
+time is not asked again for FAIL_FAST_SECONDS: meanwhile each request that needs it answers
+503 at once, instead of every worker queueing behind connection attempts that cannot succeed
+(and /healthz, behind them, answering late). The first attempt after that is a real one, so
+the app serves again by itself within seconds of the network coming back.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -48,6 +52,10 @@ NETWORK_OPTIONS = {
 MARGIN = 1.0  # seconds a request waits past the server's statement_timeout, for the network
 PING_SECONDS = 2.0  # a "SELECT 1" answers in milliseconds: a silent server is dead
 LIBPQ_MIN_CONNECT_TIMEOUT = 2  # libpq rounds shorter connect timeouts up to 2 s
+FAIL_FAST_SECONDS = 3.0  # after a server failed to answer in time, before asking it again
+
+# Per server (host, port, database), per process: until when it counts as silent.
+_silent_until: dict[str, float] = {}
 
 # How long the current request may wait for any one answer from PostgreSQL (None: no bound,
 # as in operator commands, which the kernel's bounds and statement_timeout still cover).
@@ -65,6 +73,8 @@ class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
     """A psycopg connection that stops waiting for a server that does not answer in time,
     and closes itself: the pool then sees a dead connection (SQLAlchemy's is_disconnect)."""
 
+    server = ""  # which server it talks to (see _silent_until)
+
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
         limit = _answer_within.get() if timeout is None else timeout
         try:
@@ -73,6 +83,7 @@ class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
             if timeout is not None:
                 raise  # psycopg's own bound: its own handling
             self.pgconn.finish()  # the protocol is mid-message: this connection is done
+            _fell_silent(self.server)
             raise psycopg.OperationalError(
                 f"the database did not answer within {limit:g} s; connection closed"
             ) from None
@@ -83,11 +94,28 @@ def _connect(dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[st
     if dialect.driver != "psycopg":
         return None  # SQLite: the dialect connects as usual
     params = dict(cparams)
+    server = f"{params.get('host')}:{params.get('port')}/{params.get('dbname')}"
+    if time.monotonic() < _silent_until.get(server, 0.0):
+        raise psycopg.OperationalError(
+            "the database did not answer in time a moment ago; not asked again yet"
+        )
     limit = _answer_within.get()
     if limit is not None and params.get("connect_timeout"):
         bounded = max(LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(limit))
         params["connect_timeout"] = min(int(params["connect_timeout"]), bounded)
-    return BoundedConnection.connect(*cargs, **params)
+    try:
+        connection = BoundedConnection.connect(*cargs, **params)
+    except psycopg.errors.ConnectionTimeout:
+        _fell_silent(server)
+        raise
+    _silent_until.pop(server, None)
+    connection.server = server
+    return connection
+
+
+def _fell_silent(server: str) -> None:
+    log.warning("%s did not answer in time: failing fast for %g s", server, FAIL_FAST_SECONDS)
+    _silent_until[server] = time.monotonic() + FAIL_FAST_SECONDS
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text as sql
 
 from app import cache, create_app
+from app.db_deadlines import FAIL_FAST_SECONDS
 from app.extensions import db
 from app.leads import facets
 from tests.conftest import _empty_postgres
@@ -144,11 +145,17 @@ def test_a_network_that_drops_packets_answers_503_within_seconds_and_recovers(ou
     assert outage.world.client.get("/healthz").status_code == 200
     outage.proxy.blackhole()  # the pooled connections stay open, and silent
     assert_unavailable(outage, within=STATEMENT_TIMEOUT + 1 + 1.0)
+    # A server that did not answer is not asked again at once: no worker queues behind it.
+    api, api_seconds = timed(lambda: outage.world.alice.get("/api/leads"))
+    page, page_seconds = timed(lambda: outage.browser.get("/leads"))
+    assert (api.status_code, page.status_code) == (503, 503)
+    assert api_seconds < 0.5 and page_seconds < 0.5
+    time.sleep(FAIL_FAST_SECONDS)
     health, elapsed = timed(lambda: outage.world.client.get("/healthz"))
     assert health.status_code == 503
     assert elapsed < CONNECT_TIMEOUT + 0.5  # its own timeout (libpq connects in 2 s at least)
     outage.proxy.restore()
-    assert_recovers(outage)
+    assert assert_recovers(outage) < FAIL_FAST_SECONDS + 1
 
 
 def test_a_statement_over_the_statement_timeout_is_cancelled_as_busy(outage):
