@@ -188,7 +188,7 @@ _ROW_LOCK = re.compile(r"\bFOR (?:NO KEY |KEY )?(?:UPDATE|SHARE)\b")
 def _on_begin(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         if conn.get_execution_options().get(_WRITE, False) and _autocommitting(conn):
-            _begin_on_server(conn.connection.dbapi_connection)  # its reads too: see above
+            _begin_writer(conn)  # its reads too: see above
         return
     if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         return  # e.g. ANALYZE or VACUUM: no transaction around it
@@ -200,6 +200,20 @@ def _on_begin(conn: Connection) -> None:
         # A deferred BEGIN never waits or fails; straight to the driver, as it runs for every
         # request and SQLAlchemy's statement machinery would cost more than the BEGIN itself.
         conn.connection.dbapi_connection.execute("BEGIN")
+
+
+def _begin_writer(conn: Connection) -> None:
+    """BEGIN on the server for a writer. Sent from an event, past SQLAlchemy's handling of
+    driver errors, so a failure (a connection that died, a server that does not answer) is
+    wrapped here as SQLAlchemy would: the connection is dropped, and the request answers 503
+    instead of 500."""
+    try:
+        _begin_on_server(conn.connection.dbapi_connection)
+    except psycopg.Error as error:
+        conn.invalidate(error)
+        raise DBAPIError.instance(
+            "BEGIN", None, error, psycopg.Error, connection_invalidated=True, dialect=conn.dialect
+        ) from error
 
 
 def _sqlite_from_hint(compiler: SQLiteCompiler, table: Any, text: str | None) -> str | None:

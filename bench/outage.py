@@ -140,12 +140,16 @@ def report(tally: Timeline, cut: float, restored: float, log: Path, audit: tuple
     )
     print(f"  during the cut           {dict(sorted(during.items()))}")
     for name, samples in (("requests", tally.waits), ("/healthz", tally.health)):
-        waits = [seconds for sent, status, seconds in samples if cut <= sent < restored]
-        if waits:
-            print(
-                f"  {name} sent during it   p50 {percentile(waits, 0.5):.2f} s, "
-                f"p99 {percentile(waits, 0.99):.2f} s, max {max(waits):.2f} s ({len(waits)})"
-            )
+        for when, keep in (
+            ("in flight at its start", lambda sent, took: sent < cut < sent + took),
+            ("sent during it", lambda sent, took: cut <= sent < restored),
+        ):
+            waits = [took for sent, _, took in samples if keep(sent, took)]
+            if waits:
+                print(
+                    f"  {name} {when}: p50 {percentile(waits, 0.5):.2f} s, "
+                    f"p99 {percentile(waits, 0.99):.2f} s, max {max(waits):.2f} s ({len(waits)})"
+                )
     print(f"  500 responses            {errors_500:>7,}")
     print(f"  503 during the cut       {during[503]:>7,}")
     print(f"  other 5xx                {others_5xx:>7,}")

@@ -158,6 +158,25 @@ def test_a_network_that_drops_packets_answers_503_within_seconds_and_recovers(ou
     assert assert_recovers(outage) < FAIL_FAST_SECONDS + 1
 
 
+def test_a_write_whose_begin_gets_no_answer_is_a_503(outage, monkeypatch):
+    """A writer's BEGIN is sent from an event, past SQLAlchemy's own error handling (a 500)."""
+    from app import database
+
+    begin = database._begin_on_server
+
+    def partition_then_begin(connection):
+        outage.proxy.blackhole()  # after the request's reads, just before its BEGIN
+        begin(connection)
+
+    monkeypatch.setattr(database, "_begin_on_server", partition_then_begin)
+    write = outage.world.alice.post("/api/leads", json={"firstName": "A", "lastName": "B"})
+    monkeypatch.setattr(database, "_begin_on_server", begin)
+    assert_problem(write, 503)
+    outage.proxy.restore()
+    assert_recovers(outage)
+    assert outage.world.count() == 2  # the lead of the fixture, and the one made on recovery
+
+
 def test_a_statement_over_the_statement_timeout_is_cancelled_as_busy(outage):
     outage.app.config["SLOW_STATEMENT"] = True
     response, elapsed = timed(lambda: outage.world.alice.get("/api/leads"))
