@@ -33,3 +33,17 @@ def test_a_missing_secret_key_stops_the_app_outside_debug():
 def test_a_long_secret_key_starts_the_app_and_debug_accepts_a_short_one():
     assert create_app(production(SECRET_KEY=LONG_KEY)).secret_key == LONG_KEY
     assert create_app(production(SECRET_KEY="a", DEBUG=True)).secret_key == "a"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INVITATION_DAYS", 0),
+        ("INVITATION_DAYS", "7"),
+        ("DATABASE_STATEMENT_TIMEOUT", -1),
+        ("HEALTHZ_TIMEOUT", 0),
+    ],
+)
+def test_bad_timeouts_and_lifetimes_stop_the_app(name, value):
+    with pytest.raises(RuntimeError, match=name):
+        create_app(production(SECRET_KEY=LONG_KEY, **{name: value}))
