@@ -99,8 +99,9 @@ def invite(actor: Actor, account: Account, inviter: User, email: str, role: Role
     address = normalize_email(email)
     user = find_user(address)
     if user is not None and _membership(account, user) is not None:
-        db.session.rollback()
-        raise MemberRefused(f"{address} is already a member of {account.name}.")
+        refusal = MemberRefused(f"{address} is already a member of {account.name}.")
+        db.session.rollback()  # end the write transaction (and its lock) now
+        raise refusal
     withdraw_invitations(account, Invitation.email == address)
     return _issue(account, inviter, address, role)
 
